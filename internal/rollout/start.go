@@ -1,0 +1,216 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prosperhq/prosper/internal/router"
+	"github.com/prosperhq/prosper/internal/runtime"
+	"github.com/prosperhq/prosper/internal/store"
+)
+
+// spec is how the runtime runs a release.
+func (m *Manager) spec(rel store.Release) (runtime.Spec, error) {
+	env := map[string]string{}
+	buildEnv, err := readBuildEnv(rel.Artifact)
+	if err != nil {
+		return runtime.Spec{}, fmt.Errorf("read build env: %w", err)
+	}
+	maps.Copy(env, buildEnv)
+	maps.Copy(env, rel.Env)
+	// Every release of an app shares one data directory, so the data outlives
+	// releases; the mirror phase of the next issue gives candidates a copy.
+	dataDir := m.appDataDir(rel.App)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return runtime.Spec{}, fmt.Errorf("create app data dir: %w", err)
+	}
+	if _, ok := env["DATA_DIR"]; !ok {
+		env["DATA_DIR"] = dataDir
+	}
+	env["PROSPER_APP"] = rel.App
+	env["PROSPER_RELEASE"] = "v" + strconv.Itoa(rel.Version)
+	return runtime.Spec{
+		ID: WorkloadID(rel.App, rel.Version), App: rel.App, Release: rel.Version,
+		Artifact: rel.Artifact, Command: rel.Command, Env: env,
+		Replicas: max(rel.Replicas, 1), HealthPath: rel.HealthPath,
+	}, nil
+}
+
+// crashLimit is how many restarts a new release may have before it is declared
+// broken without waiting for the whole health timeout.
+const crashLimit = 3
+
+// startAndWait starts the release and waits until every replica is healthy. It
+// records the start and health phases.
+func (m *Manager) startAndWait(ctx context.Context, rel *store.Release, timeout time.Duration, out io.Writer) error {
+	spec, err := m.spec(*rel)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	if err := m.runtime.Start(ctx, spec); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	if rel.Phases == nil {
+		rel.Phases = map[string]float64{}
+	}
+	rel.Phases["start"] = seconds(time.Since(started))
+	say(out, "-----> started v%d (%s); waiting for %s", rel.Version, spec.Command, healthWords(spec.HealthPath))
+
+	started = time.Now()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := m.workload(ctx, spec.ID)
+		if err == nil && st.Ready() {
+			rel.Phases["health"] = seconds(time.Since(started))
+			return nil
+		}
+		if err == nil && restarts(st) >= crashLimit {
+			return fmt.Errorf("v%d crashed %d times while starting: %s", rel.Version, restarts(st), CrashWords(st))
+		}
+		if time.Now().After(deadline) {
+			msg := fmt.Sprintf("v%d did not become healthy within %s (%s)", rel.Version, timeout, healthWords(spec.HealthPath))
+			if err == nil && restarts(st) > 0 {
+				msg += ": " + CrashWords(st)
+			}
+			return errors.New(msg)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func healthWords(path string) string {
+	if path == "" {
+		return "the port to accept connections"
+	}
+	return "GET " + path + " to answer 2xx"
+}
+
+func restarts(st runtime.Status) int {
+	n := 0
+	for _, r := range st.Replicas {
+		n = max(n, r.Restarts)
+	}
+	return n
+}
+
+// CrashWords says plainly how a workload's processes end: exit code or signal and
+// the last lines they wrote to stderr.
+func CrashWords(st runtime.Status) string {
+	for _, r := range st.Replicas {
+		if r.LastExit == "" {
+			continue
+		}
+		s := fmt.Sprintf("the process ended with %s (restarted %d times)", r.LastExit, r.Restarts)
+		if len(r.StderrTail) > 0 {
+			tail := r.StderrTail
+			if len(tail) > 5 {
+				tail = tail[len(tail)-5:]
+			}
+			s += "; last stderr: " + strings.Join(tail, " | ")
+		}
+		return s
+	}
+	return "no process has exited"
+}
+
+// workload returns the runtime's status of one workload.
+func (m *Manager) workload(ctx context.Context, id string) (runtime.Status, error) {
+	all, err := m.runtime.List(ctx)
+	if err != nil {
+		return runtime.Status{}, err
+	}
+	for _, st := range all {
+		if st.ID == id {
+			return st, nil
+		}
+	}
+	return runtime.Status{}, runtime.ErrNotFound
+}
+
+// switchTo points the router at the app's release version and then records it as
+// live, the one it replaces getting status previous. The router moves first: if the
+// control plane dies between the two steps, recovery re-reads the store and points
+// the router back at the release the store says is live, which is still warm.
+func (m *Manager) switchTo(ctx context.Context, app string, version int, previous string) (store.Release, error) {
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	if err := m.pushRoutes(ctx, map[string]int{app: version}); err != nil {
+		return store.Release{}, fmt.Errorf("switch router: %w", err)
+	}
+	prev, ok, err := m.store.Promote(ctx, app, version, previous)
+	if err != nil {
+		return store.Release{}, err
+	}
+	if ok {
+		prev.FinishedAt = ptr(now())
+		if err := m.store.UpdateRelease(ctx, prev); err != nil {
+			return prev, err
+		}
+	}
+	return prev, nil
+}
+
+// SyncRoutes pushes the route table the store describes to the router.
+func (m *Manager) SyncRoutes(ctx context.Context) error {
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	return m.pushRoutes(ctx, nil)
+}
+
+// pushRoutes builds the whole table from the store, with the live release of some
+// apps overridden, and sends it. Callers hold routesMu.
+func (m *Manager) pushRoutes(ctx context.Context, override map[string]int) error {
+	apps, err := m.store.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	all, err := m.runtime.List(ctx)
+	if err != nil {
+		return err
+	}
+	byID := map[string]runtime.Status{}
+	for _, st := range all {
+		byID[st.ID] = st
+	}
+	var t router.Table
+	for _, a := range apps {
+		route := router.Route{App: a.Name, Hosts: m.Hosts(a)}
+		version, ok := override[a.Name]
+		if !ok {
+			live, err := m.store.LiveRelease(ctx, a.Name)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			version = live.Version
+		}
+		if st, ok := byID[WorkloadID(a.Name, version)]; ok && version > 0 {
+			route.Backends = []router.Backend{{Release: version, Addrs: addrs(st), Weight: 100}}
+		}
+		t.Routes = append(t.Routes, route)
+	}
+	return m.routes.SetRoutes(ctx, t)
+}
+
+// addrs are the addresses of every replica. Health is not consulted: the table
+// changes only at a switch, and a replica that fails a probe for a moment must not
+// be left out until the next deploy; the router retries a refused connection on
+// another replica instead.
+func addrs(st runtime.Status) []string {
+	var out []string
+	for _, r := range st.Replicas {
+		out = append(out, r.Addr)
+	}
+	return out
+}

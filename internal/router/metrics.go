@@ -1,0 +1,210 @@
+package router
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+)
+
+// ReleaseMetrics is what the router saw of one release of one app since the router
+// started. Counters only grow, so a reader computes rates from two readings.
+type ReleaseMetrics struct {
+	App     string `json:"app"`
+	Release int    `json:"release"`
+	// Requests counts completed requests answered on behalf of this release,
+	// including the 502s the router wrote when the release did not answer.
+	// Protocol upgrades (101) count here but in no status class.
+	Requests  int64 `json:"requests"`
+	Status2xx int64 `json:"status_2xx"`
+	Status3xx int64 `json:"status_3xx"`
+	Status4xx int64 `json:"status_4xx"`
+	Status5xx int64 `json:"status_5xx"`
+	// ProxyErrors counts failures to reach the release or to read its whole
+	// response, including a refused connection that was then retried elsewhere.
+	ProxyErrors int64 `json:"proxy_errors"`
+	// InFlight is the number of requests being served by the release right now.
+	InFlight int64 `json:"in_flight"`
+	// P50, P90 and P99 are latency quantiles in milliseconds, from the router
+	// receiving the request to the end of the response, within 1%.
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+// latencyAccuracy is the relative accuracy of the quantiles, and latencyBins bounds
+// a sketch's memory; past it the lowest latencies are merged, which only blurs the
+// quantiles nobody gates on.
+const (
+	latencyAccuracy = 0.01
+	latencyBins     = 2048
+)
+
+// releaseMetrics holds the live counters of one release. The request path updates
+// them with atomics; only the latency sketch, which is not safe for concurrent use,
+// takes a mutex.
+type releaseMetrics struct {
+	app     string
+	release int
+
+	requests, status1xx, status2xx, status3xx, status4xx, status5xx atomic.Int64
+	proxyErrors, inFlight                                           atomic.Int64
+
+	mu         sync.Mutex
+	latency    *ddsketch.DDSketch // milliseconds
+	latencySum float64            // milliseconds, exact, for the Prometheus summary
+}
+
+func newReleaseMetrics(app string, release int) *releaseMetrics {
+	sketch, err := ddsketch.LogCollapsingLowestDenseDDSketch(latencyAccuracy, latencyBins)
+	if err != nil {
+		// Only an accuracy outside (0, 1) fails, and the accuracy is a constant.
+		panic("router: latency sketch: " + err.Error())
+	}
+	return &releaseMetrics{app: app, release: release, latency: sketch}
+}
+
+// observe records one finished request.
+func (m *releaseMetrics) observe(status int, millis float64) {
+	m.requests.Add(1)
+	switch {
+	case status >= 500:
+		m.status5xx.Add(1)
+	case status >= 400:
+		m.status4xx.Add(1)
+	case status >= 300:
+		m.status3xx.Add(1)
+	case status >= 200:
+		m.status2xx.Add(1)
+	default:
+		m.status1xx.Add(1)
+	}
+	if status < 200 {
+		// A protocol upgrade lasts as long as its connection; counted as a
+		// latency, one websocket would set the p99.
+		return
+	}
+	m.mu.Lock()
+	// Add fails only on values the sketch cannot index (negative or huge); a
+	// latency is neither, so the error carries no information here.
+	_ = m.latency.Add(max(millis, 0))
+	m.latencySum += max(millis, 0)
+	m.mu.Unlock()
+}
+
+// latencySnapshot is a consistent reading of the latency sketch.
+type latencySnapshot struct {
+	p50, p90, p99 float64 // milliseconds
+	count         float64
+	sum           float64 // milliseconds
+}
+
+func (m *releaseMetrics) latencyReading() latencySnapshot {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := latencySnapshot{count: m.latency.GetCount(), sum: m.latencySum}
+	if s.count == 0 {
+		return s
+	}
+	q, err := m.latency.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.99})
+	if err == nil {
+		s.p50, s.p90, s.p99 = q[0], q[1], q[2]
+	}
+	return s
+}
+
+func (m *releaseMetrics) reading() ReleaseMetrics {
+	l := m.latencyReading()
+	return ReleaseMetrics{
+		App:         m.app,
+		Release:     m.release,
+		Requests:    m.requests.Load(),
+		Status2xx:   m.status2xx.Load(),
+		Status3xx:   m.status3xx.Load(),
+		Status4xx:   m.status4xx.Load(),
+		Status5xx:   m.status5xx.Load(),
+		ProxyErrors: m.proxyErrors.Load(),
+		InFlight:    m.inFlight.Load(),
+		P50:         l.p50,
+		P90:         l.p90,
+		P99:         l.p99,
+	}
+}
+
+type releaseKey struct {
+	app     string
+	release int
+}
+
+// metricsRegistry keeps the metrics of every release the router has been told
+// about. A release stays after it leaves the table, so the control plane can still
+// read the final numbers of a release it just replaced.
+type metricsRegistry struct {
+	mu       sync.RWMutex
+	releases map[releaseKey]*releaseMetrics
+}
+
+func newMetricsRegistry() *metricsRegistry {
+	return &metricsRegistry{releases: make(map[releaseKey]*releaseMetrics)}
+}
+
+// get returns the metrics of a release, creating them on first use.
+func (r *metricsRegistry) get(app string, release int) *releaseMetrics {
+	k := releaseKey{app, release}
+	r.mu.RLock()
+	m := r.releases[k]
+	r.mu.RUnlock()
+	if m != nil {
+		return m
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m = r.releases[k]; m == nil {
+		m = newReleaseMetrics(app, release)
+		r.releases[k] = m
+	}
+	return m
+}
+
+func (r *metricsRegistry) lookup(app string, release int) *releaseMetrics {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.releases[releaseKey{app, release}]
+}
+
+// all returns the metrics sorted by app, then release.
+func (r *metricsRegistry) all() []*releaseMetrics {
+	r.mu.RLock()
+	out := make([]*releaseMetrics, 0, len(r.releases))
+	for _, m := range r.releases {
+		out = append(out, m)
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *releaseMetrics) int {
+		return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.release, b.release))
+	})
+	return out
+}
+
+// Metrics returns a reading of every release the router has routed to or been
+// configured with, sorted by app, then release.
+func (rt *Router) Metrics() []ReleaseMetrics {
+	all := rt.metrics.all()
+	out := make([]ReleaseMetrics, len(all))
+	for i, m := range all {
+		out[i] = m.reading()
+	}
+	return out
+}
+
+// InFlight returns the number of requests the release is serving right now. The
+// control plane waits for it to reach 0 before stopping a release it switched away
+// from, so no request is cut off.
+func (rt *Router) InFlight(app string, release int) int64 {
+	if m := rt.metrics.lookup(app, release); m != nil {
+		return m.inFlight.Load()
+	}
+	return 0
+}

@@ -1,0 +1,91 @@
+package router
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// WritePrometheus writes the router's metrics in the Prometheus text exposition
+// format (version 0.0.4), for a /metrics endpoint:
+//
+//	prosper_router_requests_total{app,release,code_class}       counter
+//	prosper_router_proxy_errors_total{app,release}              counter
+//	prosper_router_request_duration_seconds{app,release,quantile} summary
+//	prosper_router_in_flight{app,release}                       gauge
+//
+// The release label is the release number ("3"). It is written by hand: the format
+// is small and stable, and client_golang would be a large dependency for it.
+func (rt *Router) WritePrometheus(w io.Writer) error {
+	all := rt.metrics.all()
+	bw := bufio.NewWriter(w)
+
+	header(bw, "prosper_router_requests_total", "counter", "Requests answered, by app, release and status class.")
+	for _, m := range all {
+		classes := []classCount{
+			{"2xx", m.status2xx.Load()}, {"3xx", m.status3xx.Load()},
+			{"4xx", m.status4xx.Load()}, {"5xx", m.status5xx.Load()},
+		}
+		// Upgrades are rare; a series that is always 0 would only be noise.
+		if n := m.status1xx.Load(); n > 0 {
+			classes = append(classes, classCount{"1xx", n})
+		}
+		for _, c := range classes {
+			fmt.Fprintf(bw, "prosper_router_requests_total{%s,code_class=%q} %d\n", labels(m), c.class, c.n)
+		}
+	}
+
+	header(bw, "prosper_router_proxy_errors_total", "counter", "Failures to reach a release or to read its whole response.")
+	for _, m := range all {
+		fmt.Fprintf(bw, "prosper_router_proxy_errors_total{%s} %d\n", labels(m), m.proxyErrors.Load())
+	}
+
+	header(bw, "prosper_router_request_duration_seconds", "summary", "Time from receiving a request to the end of its response.")
+	for _, m := range all {
+		l := m.latencyReading()
+		for _, q := range []struct {
+			label string
+			ms    float64
+		}{{"0.5", l.p50}, {"0.9", l.p90}, {"0.99", l.p99}} {
+			fmt.Fprintf(bw, "prosper_router_request_duration_seconds{%s,quantile=%q} %s\n", labels(m), q.label, seconds(q.ms))
+		}
+		fmt.Fprintf(bw, "prosper_router_request_duration_seconds_sum{%s} %s\n", labels(m), seconds(l.sum))
+		fmt.Fprintf(bw, "prosper_router_request_duration_seconds_count{%s} %d\n", labels(m), int64(l.count))
+	}
+
+	header(bw, "prosper_router_in_flight", "gauge", "Requests being served right now.")
+	for _, m := range all {
+		fmt.Fprintf(bw, "prosper_router_in_flight{%s} %d\n", labels(m), m.inFlight.Load())
+	}
+
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write prometheus metrics: %w", err)
+	}
+	return nil
+}
+
+type classCount struct {
+	class string
+	n     int64
+}
+
+func header(w io.Writer, name, kind, help string) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+}
+
+func labels(m *releaseMetrics) string {
+	return `app="` + escapeLabel(m.app) + `",release="` + strconv.Itoa(m.release) + `"`
+}
+
+// labelEscaper escapes a label value as the exposition format requires.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func escapeLabel(v string) string {
+	return labelEscaper.Replace(v)
+}
+
+func seconds(ms float64) string {
+	return strconv.FormatFloat(ms/1000, 'g', -1, 64)
+}

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"context"
+	"net/http"
+)
+
+// routes wires every endpoint. ctx lives as long as the server; deploys run under
+// it rather than under their request, so a client that hangs up does not leave a
+// half-made release behind.
+func (s *Server) routes(ctx context.Context) http.Handler {
+	mux := http.NewServeMux()
+	auth := s.requireToken
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, auth(h)) }
+
+	mux.HandleFunc("GET /api/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	handle("GET /api/info", s.handleInfo)
+	handle("GET /api/apps", s.handleListApps)
+	handle("POST /api/apps", s.handleCreateApp)
+	handle("GET /api/apps/{app}", s.handleGetApp)
+	handle("DELETE /api/apps/{app}", s.handleDeleteApp)
+	handle("GET /api/apps/{app}/status", s.handleStatus)
+	handle("GET /api/apps/{app}/releases", s.handleReleases)
+	handle("GET /api/apps/{app}/releases/{version}/log", s.handleBuildLog)
+	handle("POST /api/apps/{app}/deploys", s.deployHandler(ctx))
+	handle("POST /api/apps/{app}/rollback", s.rollbackHandler(ctx))
+	handle("GET /api/apps/{app}/config", s.handleGetConfig)
+	handle("PATCH /api/apps/{app}/config", s.configHandler(ctx))
+	handle("GET /api/apps/{app}/logs", s.handleLogs)
+	handle("GET /api/apps/{app}/commits", s.handleCommits)
+	handle("GET /api/events", s.handleEvents)
+
+	mux.HandleFunc("GET /git/{repo}/info/refs", s.handleGitInfoRefs)
+	mux.HandleFunc("POST /git/{repo}/git-upload-pack", s.handleGitRPC("upload-pack"))
+	mux.HandleFunc("POST /git/{repo}/git-receive-pack", s.handleGitRPC("receive-pack"))
+
+	mux.Handle("POST /internal/apps/{app}/commits", s.requireHookToken(http.HandlerFunc(s.handleHookCommits)))
+	mux.Handle("POST /internal/apps/{app}/deploy", s.requireHookToken(s.hookDeployHandler(ctx)))
+
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	return mux
+}

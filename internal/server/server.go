@@ -1,0 +1,255 @@
+// Package server is prosper's control plane: the HTTP API the CLI talks to, the
+// git endpoint pushes arrive at, and the home of the web UI. It decides; the node
+// process it spawns (router and app processes) serves, and keeps serving when the
+// control plane stops or dies.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prosperhq/prosper/internal/build"
+	"github.com/prosperhq/prosper/internal/node"
+	"github.com/prosperhq/prosper/internal/rollout"
+	"github.com/prosperhq/prosper/internal/store"
+)
+
+// Config is how the control plane is set up. Zero values take the defaults of
+// `prosper up`.
+type Config struct {
+	DataDir  string // state, repositories, releases, logs
+	Listen   string // API, UI and git endpoint; default 127.0.0.1:7070
+	HTTPAddr string // the router; default 127.0.0.1:8080
+	// Exe is the prosper binary, run as the node process and as git's hook.
+	// Default: the running executable.
+	Exe string
+	// Warm is how long a replaced release keeps running for instant rollback.
+	Warm time.Duration
+	// HealthTimeout bounds how long a new release may take to become healthy,
+	// unless its prosper.yaml says otherwise.
+	HealthTimeout time.Duration
+	// SweepEvery is how often stale releases are stopped; default 2s.
+	SweepEvery time.Duration
+	Version    string
+	Logger     *slog.Logger
+}
+
+// Server is a running control plane.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store.Store
+	node     *node.Client
+	rollout  *rollout.Manager
+	http     *http.Server
+	listener net.Listener
+
+	routerURL  string
+	adminToken string
+	hookToken  string
+	startedAt  time.Time
+
+	pushMu    sync.Mutex
+	pushLocks map[string]*sync.Mutex
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New validates cfg and returns a Server that is not started yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("data dir is not set: pass --data-dir DIR")
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	cfg.DataDir = abs
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:7070"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	for _, a := range []struct{ flag, addr string }{{"--listen", cfg.Listen}, {"--http", cfg.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return nil, fmt.Errorf("%s %q is not an address: use HOST:PORT, e.g. 127.0.0.1:7070", a.flag, a.addr)
+		}
+	}
+	if cfg.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the prosper binary: %w", err)
+		}
+		cfg.Exe = exe
+	}
+	if cfg.SweepEvery == 0 {
+		cfg.SweepEvery = 2 * time.Second
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, pushLocks: map[string]*sync.Mutex{}}, nil
+}
+
+// Start opens the state, adopts or spawns the node, brings every live release
+// back, and serves the API. It returns once the API answers.
+func (s *Server) Start(ctx context.Context) (err error) {
+	s.startedAt = time.Now().UTC()
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	// Bind the API first: a port in use is the most common start failure and
+	// nothing should have been changed when it happens.
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		if isAddrInUse(err) {
+			return fmt.Errorf("API address %s is in use: is prosper already running? Stop it, or pass --listen ADDR", s.cfg.Listen)
+		}
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.listener = ln
+	defer func() {
+		if err != nil {
+			ln.Close()
+			if s.store != nil {
+				s.store.Close()
+			}
+		}
+	}()
+
+	s.store, err = store.Open(ctx, filepath.Join(s.cfg.DataDir, "prosper.db"))
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	if s.adminToken, err = s.ensureAdminToken(ctx); err != nil {
+		return err
+	}
+	if s.hookToken, _, err = store.NewToken(); err != nil {
+		return err
+	}
+	if err := s.startNode(ctx); err != nil {
+		return err
+	}
+	s.rollout = rollout.New(s.store, s.node, s.node, &build.Builder{}, rollout.Options{
+		DataDir: s.cfg.DataDir, Warm: s.cfg.Warm, HealthTimeout: s.cfg.HealthTimeout,
+		RouterURL: s.routerURL,
+	}, s.log)
+	if err := s.installHooks(ctx); err != nil {
+		return err
+	}
+	if err := s.rollout.Recover(ctx); err != nil {
+		return fmt.Errorf("resume apps: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.done = make(chan struct{})
+	s.http = &http.Server{Handler: s.routes(runCtx), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.done)
+		go s.rollout.Run(runCtx, s.cfg.SweepEvery)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server", "err", err)
+		}
+	}()
+	s.log.Info("control plane ready", "api", s.URL(), "router", s.routerURL)
+	return nil
+}
+
+// startNode adopts the node of an earlier run when it still serves, or spawns one.
+func (s *Server) startNode(ctx context.Context) error {
+	c := node.NewClient(s.cfg.DataDir)
+	info, err := c.Info(ctx)
+	if err == nil {
+		if sameAddr(info.HTTPAddr, s.cfg.HTTPAddr) {
+			s.log.Info("adopted running node", "pid", info.PID, "router", info.HTTPAddr)
+			s.node, s.routerURL = c, "http://"+info.HTTPAddr
+			return nil
+		}
+		s.log.Info("node serves another router address; restarting it", "have", info.HTTPAddr, "want", s.cfg.HTTPAddr)
+		if err := c.Shutdown(ctx); err != nil {
+			return fmt.Errorf("stop the node of an earlier run: %w", err)
+		}
+	}
+	c, info, err = node.Spawn(ctx, node.SpawnOptions{
+		Exe:     s.cfg.Exe,
+		Args:    []string{"node", "--data-dir", s.cfg.DataDir, "--http", s.cfg.HTTPAddr},
+		DataDir: s.cfg.DataDir,
+	})
+	if err != nil {
+		return fmt.Errorf("start the router: %w", err)
+	}
+	s.node, s.routerURL = c, "http://"+info.HTTPAddr
+	return nil
+}
+
+// sameAddr tells whether the node's bound address satisfies the wanted one; a
+// wanted port 0 takes any.
+func sameAddr(have, want string) bool {
+	if have == want {
+		return true
+	}
+	wh, wp, err := net.SplitHostPort(want)
+	hh, _, err2 := net.SplitHostPort(have)
+	return err == nil && err2 == nil && wp == "0" && wh == hh
+}
+
+// Stop stops the control plane only; the node keeps serving live traffic.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	err := s.http.Shutdown(ctx)
+	s.cancel()
+	<-s.done
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// StopAll stops the control plane and the node with every app: the end of
+// `prosper up` on Ctrl-C. The next start resumes every live release.
+func (s *Server) StopAll(ctx context.Context) error {
+	err := s.Stop(ctx)
+	if s.node != nil {
+		if nerr := s.node.Shutdown(ctx); err == nil {
+			err = nerr
+		}
+	}
+	return err
+}
+
+// URL is the API's base address.
+func (s *Server) URL() string { return "http://" + s.listener.Addr().String() }
+
+// RouterURL is the data plane's base address.
+func (s *Server) RouterURL() string { return s.routerURL }
+
+// AdminTokenPath is where the admin token is written on first start.
+func (s *Server) AdminTokenPath() string { return filepath.Join(s.cfg.DataDir, "admin-token") }
+
+// Ready reports whether the API answers.
+func (s *Server) Ready(ctx context.Context) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL()+"/api/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}

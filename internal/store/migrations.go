@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the schema. Steps are applied in version order and
+// never edited once released: a change to the schema is a new step.
+type migration struct {
+	version int
+	name    string
+	up      string
+}
+
+// migrations is the schema of the SQLite store.
+//
+// Timestamps are unix nanoseconds (INTEGER, sortable, NULL when unset) and JSON
+// values are TEXT. Events carry no foreign key to apps: the log is append-only
+// and outlives a deleted app, which the UPDATE/DELETE triggers enforce.
+var migrations = []migration{
+	{version: 1, name: "initial schema", up: `
+CREATE TABLE apps (
+	name          TEXT PRIMARY KEY,
+	team          TEXT NOT NULL DEFAULT '',
+	deploy_branch TEXT NOT NULL,
+	release_seq   INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE app_domains (
+	domain TEXT PRIMARY KEY,
+	app    TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE
+);
+CREATE INDEX app_domains_app ON app_domains(app);
+
+CREATE TABLE config_vars (
+	app   TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	name  TEXT NOT NULL,
+	value TEXT NOT NULL,
+	PRIMARY KEY (app, name)
+);
+
+CREATE TABLE releases (
+	app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	version     INTEGER NOT NULL,
+	status      TEXT NOT NULL,
+	commit_sha  TEXT NOT NULL DEFAULT '',
+	branch      TEXT NOT NULL DEFAULT '',
+	source      TEXT NOT NULL DEFAULT '',
+	artifact    TEXT NOT NULL DEFAULT '',
+	command     TEXT NOT NULL DEFAULT '',
+	health_path TEXT NOT NULL DEFAULT '',
+	replicas    INTEGER NOT NULL DEFAULT 1,
+	env         TEXT NOT NULL DEFAULT '{}',
+	build_log   TEXT NOT NULL DEFAULT '',
+	reasons     TEXT NOT NULL DEFAULT '[]',
+	phases      TEXT NOT NULL DEFAULT '{}',
+	created_at  INTEGER NOT NULL,
+	live_at     INTEGER,
+	finished_at INTEGER,
+	PRIMARY KEY (app, version)
+);
+CREATE INDEX releases_status ON releases(status);
+
+CREATE TABLE commits (
+	app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	sha         TEXT NOT NULL,
+	branch      TEXT NOT NULL DEFAULT '',
+	author      TEXT NOT NULL DEFAULT '',
+	author_time INTEGER NOT NULL DEFAULT 0,
+	commit_time INTEGER NOT NULL DEFAULT 0,
+	message     TEXT NOT NULL DEFAULT '',
+	pushed_at   INTEGER NOT NULL,
+	PRIMARY KEY (app, sha)
+);
+CREATE INDEX commits_app_time ON commits(app, commit_time);
+
+CREATE TABLE events (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	occurred_at     INTEGER NOT NULL,
+	type            TEXT NOT NULL,
+	app             TEXT NOT NULL DEFAULT '',
+	release_version INTEGER NOT NULL DEFAULT 0,
+	data            TEXT
+);
+CREATE INDEX events_app ON events(app, id);
+CREATE INDEX events_type ON events(type, id);
+CREATE INDEX events_time ON events(occurred_at);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+CREATE TABLE tokens (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	name       TEXT NOT NULL,
+	hash       BLOB NOT NULL UNIQUE,
+	created_at INTEGER NOT NULL
+);
+`},
+}
+
+// migrate applies the pending migrations of list in one transaction, so a
+// database is either fully at the new version or untouched. The write pool
+// begins transactions IMMEDIATE, so two processes opening the same file at once
+// apply each step once.
+func migrate(ctx context.Context, db *sql.DB, list []migration) error {
+	for i, m := range list {
+		if m.version != i+1 {
+			return fmt.Errorf("migration %q has version %d, want %d (versions run 1, 2, 3 and so on)", m.name, m.version, i+1)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > len(list) {
+		return fmt.Errorf("database schema is at version %d but this prosper knows only %d: upgrade prosper", current, len(list))
+	}
+	for _, m := range list[current:] {
+		if _, err := tx.ExecContext(ctx, m.up); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
