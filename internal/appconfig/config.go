@@ -37,7 +37,9 @@ type Config struct {
 	HealthTimeout Duration `yaml:"health_timeout" json:"health_timeout"`
 	// Replicas is the number of processes of the release, from 1 to MaxReplicas.
 	Replicas int `yaml:"replicas" json:"replicas"`
-	// Domains are host names routed to the app besides NAME.localhost; lower case.
+	// Domains are host names routed to the app besides NAME.localhost, in lower
+	// case. nil means prosper.yaml does not mention them; an empty list, that it
+	// clears them.
 	Domains []string `yaml:"domains" json:"domains,omitempty"`
 	// Database is "" (none managed by prosper) or "sqlite": a candidate release
 	// then gets its own copy of the live data.

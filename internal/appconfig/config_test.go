@@ -108,6 +108,8 @@ bots: bots/*.yaml
 			c.Verify.Gates = map[string]string{"p99": "+50ms"}
 		}},
 		{"anchor and alias", "build: &cmd make\nrun: *cmd\n", func(c *Config) { c.Build, c.Run = "make", "make" }},
+		{"empty domain list is kept", "domains: []\n", func(c *Config) { c.Domains = []string{} }},
+		{"null domains stay unset", "domains:\n", func(c *Config) {}},
 		{"tagged string", "team: !!str 007\n", func(c *Config) { c.Team = "007" }},
 		{"bounds", "replicas: 16\nhealth_timeout: 1h\n", func(c *Config) {
 			c.Replicas, c.HealthTimeout = 16, Duration(time.Hour)

@@ -158,14 +158,15 @@ func label(name string) string {
 	return name + ": "
 }
 
-// list returns the items of a sequence value; null gives none.
+// list returns the items of a sequence value; null gives nil.
 func (d *decoder) list(n ast.Node, name, what string) ([]ast.Node, error) {
 	v, err := d.resolve(n)
 	switch s := v.(type) {
 	case nil:
 		return nil, err
 	case *ast.SequenceNode:
-		return s.Values, nil
+		// Non-nil even when empty, so callers can tell "[]" from null.
+		return append([]ast.Node{}, s.Values...), nil
 	}
 	msg := fmt.Sprintf("%sexpected %s, not %s", label(name), what, describe(v))
 	if isScalar(v) {
@@ -231,6 +232,10 @@ func describe(n ast.Node) string {
 		return describe(v.Value)
 	case *ast.AnchorNode:
 		return describe(v.Value)
+	case *ast.MappingKeyNode:
+		return `an explicit "?" key`
+	case *ast.MergeKeyNode:
+		return "a merge key (<<)"
 	}
 	return "a " + n.Type().String()
 }

@@ -177,10 +177,12 @@ func checkBots(s string) error {
 
 func decodeDomains(d *decoder, v ast.Node, c *Config) error {
 	items, err := d.list(v, "domains", "a list of host names")
-	if err != nil {
+	if err != nil || items == nil {
 		return err
 	}
-	c.Domains = nil
+	// An explicit empty list is kept apart from an absent key: it means "no
+	// custom domains any more", while absence leaves them as they are.
+	c.Domains = []string{}
 	seen := map[string]bool{}
 	for _, item := range items {
 		s, ok, err := d.scalar(item, "domains", "a host name such as shop.example.com")

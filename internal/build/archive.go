@@ -84,8 +84,8 @@ func addEntry(tw *tar.Writer, p, rel string, d fs.DirEntry) error {
 		return err
 	}
 	hdr := &tar.Header{
-		Name:    rel,
-		Mode:    int64(info.Mode().Perm()),
+		Name: rel,
+		Mode: int64(info.Mode().Perm()),
 		// Whole seconds let the writer use the plain ustar format when names fit.
 		ModTime: info.ModTime().Truncate(time.Second),
 	}
@@ -159,8 +159,11 @@ func unpack(r io.Reader, dir string, limit int64) error {
 			continue // git archive's record of the commit: no file
 		}
 		name, err := entryName(hdr.Name, links)
-		if err != nil || name == "." {
+		if err != nil {
 			return err
+		}
+		if name == "." {
+			continue // the root itself, as in "./"
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:

@@ -24,19 +24,19 @@ func TestDetect(t *testing.T) {
 		{
 			name:  "go module with main at the root",
 			files: map[string]string{"go.mod": "module x\n", "main.go": mainGo},
-			want:  plan{kind: KindGo, steps: []string{"go build -buildvcs=false -o .prosper/bin/app ."}, run: ".prosper/bin/app"},
+			want:  plan{kind: KindGo, steps: []string{`go build -buildvcs=false -ldflags="-s -w" -o .prosper/bin/app .`}, run: ".prosper/bin/app"},
 		},
 		{
 			name: "go module with one command",
 			files: map[string]string{"go.mod": "module x\n", "lib.go": "package x\n",
 				"cmd/server/main.go": mainGo, "cmd/README": "not a command"},
-			want: plan{kind: KindGo, steps: []string{"go build -buildvcs=false -o .prosper/bin/app ./cmd/server"}, run: ".prosper/bin/app"},
+			want: plan{kind: KindGo, steps: []string{`go build -buildvcs=false -ldflags="-s -w" -o .prosper/bin/app ./cmd/server`}, run: ".prosper/bin/app"},
 		},
 		{
 			name: "go generator behind a build constraint is not the main package",
 			files: map[string]string{"go.mod": "module x\n", "lib.go": "package x\n",
 				"gen.go": "//go:build ignore\n\npackage main\n\nfunc main() {}\n", "cmd/app/main.go": mainGo},
-			want: plan{kind: KindGo, steps: []string{"go build -buildvcs=false -o .prosper/bin/app ./cmd/app"}, run: ".prosper/bin/app"},
+			want: plan{kind: KindGo, steps: []string{`go build -buildvcs=false -ldflags="-s -w" -o .prosper/bin/app ./cmd/app`}, run: ".prosper/bin/app"},
 		},
 		{
 			name: "go test files do not make a main package",
@@ -45,8 +45,8 @@ func TestDetect(t *testing.T) {
 			wantErr: "found no main package at the root of the Go module or in cmd/*",
 		},
 		{
-			name: "go module with several commands",
-			files: map[string]string{"go.mod": "module x\n", "cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo},
+			name:    "go module with several commands",
+			files:   map[string]string{"go.mod": "module x\n", "cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo},
 			wantErr: "the Go module has several commands (./cmd/api, ./cmd/worker): choose one with build: and run: in prosper.yaml",
 		},
 		{
@@ -58,7 +58,7 @@ func TestDetect(t *testing.T) {
 		{
 			name:  "go module with a Procfile runs the web line",
 			files: map[string]string{"go.mod": "module x\n", "main.go": mainGo, "Procfile": "web: .prosper/bin/app -serve\n"},
-			want:  plan{kind: KindGo, steps: []string{"go build -buildvcs=false -o .prosper/bin/app ."}, run: ".prosper/bin/app -serve"},
+			want:  plan{kind: KindGo, steps: []string{`go build -buildvcs=false -ldflags="-s -w" -o .prosper/bin/app .`}, run: ".prosper/bin/app -serve"},
 		},
 		{
 			name:  "run: wins over the Procfile",

@@ -53,8 +53,12 @@ func envOr(key, def string) string {
 
 func (c *upCmd) run(ctx context.Context, e *env) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	warm := c.warm
+	if warm == 0 {
+		warm = -1 // server.Config reads zero as "the default"
+	}
 	srv, err := server.New(server.Config{
-		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: c.warm,
+		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, Version: version(), Logger: logger,
 	})
 	if err != nil {

@@ -210,6 +210,12 @@ func (p *platform) mustProsper(args ...string) string {
 func (p *platform) createApp(name string) string {
 	p.t.Helper()
 	p.mustProsper("app", "create", name)
+	return p.remote(name)
+}
+
+// remote is the app's git remote with the token in it; it changes when a
+// restarted platform listens on another port.
+func (p *platform) remote(name string) string {
 	return strings.Replace(p.API, "http://", "http://prosper:"+p.Token+"@", 1) + "/git/" + name + ".git"
 }
 
@@ -363,6 +369,10 @@ func main() {
 		fmt.Fprintln(w, version)
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
 		fmt.Fprintf(w, "%s %s\n", version, os.Getenv("GREETING"))
 	})
 	fmt.Println("listening on", os.Getenv("PORT"))

@@ -81,7 +81,7 @@ func TestKill9MidDeployKeepsServing(t *testing.T) {
 	// The next push works.
 	r.write("prosper.yaml", "health: /healthz\n")
 	r.commit("v2 again")
-	if out, err := r.push(remote, "main"); err != nil {
+	if out, err := r.push(p.remote("shop"), "main"); err != nil {
 		t.Fatalf("push after restart: %v\n%s", err, out)
 	}
 	p.waitBody("shop", "/", "v2", 5*time.Second)

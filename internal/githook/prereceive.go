@@ -128,16 +128,22 @@ func pushedCommits(ctx context.Context, old, newSHA string, deploy bool) ([]stor
 
 // deployTree streams the tree of sha to the control plane and relays its progress.
 func deployTree(ctx context.Context, env Env, branch, sha string, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar.gz", sha)
-	tree, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
+	// git archive writes into a pipe the request reads from; the control plane
+	// answers (and starts printing progress) before the upload ends, so the
+	// archive must not be waited for until the request has taken all of it.
+	tree, treeW := io.Pipe()
 	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar.gz", sha)
+	cmd.Stdout = treeW
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("git archive: %w", err)
-	}
+	go func() {
+		err := cmd.Run()
+		if err != nil {
+			err = fmt.Errorf("git archive: %v: %s", err, stderr.String())
+		}
+		treeW.CloseWithError(err)
+	}()
+	defer tree.Close()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		fmt.Sprintf("%s/internal/apps/%s/deploy?commit=%s&branch=%s", env.URL, env.App, sha, branch), tree)
 	if err != nil {
@@ -146,9 +152,6 @@ func deployTree(ctx context.Context, env Env, branch, sha string, out io.Writer)
 	req.Header.Set("Authorization", "Bearer "+env.Token)
 	req.Header.Set("Content-Type", "application/gzip")
 	resp, err := http.DefaultClient.Do(req)
-	if werr := cmd.Wait(); werr != nil && err == nil {
-		return fmt.Errorf("git archive: %v: %s", werr, stderr.String())
-	}
 	if err != nil {
 		fmt.Fprintf(out, "!      prosper: cannot reach the control plane: %v\n", err)
 		return ErrRejected

@@ -62,7 +62,7 @@ func (s *logStore) Append(l runtime.LogLine) error {
 	defer s.mu.Unlock()
 	f := s.files[l.App]
 	if f == nil {
-		f, err = os.OpenFile(s.path(l.App), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err = os.OpenFile(s.path(l.App), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return fmt.Errorf("open log of %s: %w", l.App, err)
 		}

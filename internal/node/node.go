@@ -148,6 +148,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer os.Remove(sock)
 	defer apiLn.Close()
+	// Whoever can connect can run commands as the node's user: only that user.
+	if err := os.Chmod(sock, 0o600); err != nil {
+		return fmt.Errorf("restrict %s: %w", sock, err)
+	}
 
 	sup, err := NewSupervisor(SupervisorConfig{DataDir: cfg.DataDir, Logger: cfg.Logger, StopTimeout: cfg.StopTimeout})
 	if err != nil {

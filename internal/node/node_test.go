@@ -70,6 +70,12 @@ func TestRunServesRoutesAndWorkloads(t *testing.T) {
 		t.Errorf("info = %+v", n.info)
 	}
 
+	if fi, err := os.Stat(SocketPath(dir)); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want 0600: whoever can connect can run commands", fi.Mode().Perm())
+	}
+
 	spec := appSpec(t, "shop", 1, "/healthz", map[string]string{"GREETING": "shop v1"})
 	if err := c.Start(ctx, spec); err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ type Options struct {
 	// DataDir holds releases/, appdata/ and build logs.
 	DataDir string
 	// Warm is how long a replaced release keeps running so that a rollback to it is
-	// instant.
+	// instant; zero stops it as soon as it is drained.
 	Warm time.Duration
 	// HealthTimeout bounds how long a new release may take to become healthy when
 	// its prosper.yaml does not say.
@@ -71,9 +71,6 @@ type Options struct {
 
 // New returns a Manager. Call Run to start its background sweeps.
 func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Options, log *slog.Logger) *Manager {
-	if opts.Warm == 0 {
-		opts.Warm = 10 * time.Minute
-	}
 	if opts.HealthTimeout == 0 {
 		opts.HealthTimeout = 60 * time.Second
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/prosperhq/prosper/internal/api"
@@ -23,6 +24,7 @@ func (s *Server) deployHandler(base context.Context) http.HandlerFunc {
 			writeStoreError(w, name, err)
 			return
 		}
+		defer closeBody(r)
 		src := rollout.Source{Kind: "deploy", Commit: r.URL.Query().Get("commit"), Branch: r.URL.Query().Get("branch"),
 			Archive: http.MaxBytesReader(w, r.Body, maxSourceBytes)}
 		s.runDeploy(base, w, name, src)
@@ -40,6 +42,14 @@ func (s *Server) runDeploy(base context.Context, w http.ResponseWriter, app stri
 		return
 	}
 	out.end(api.Message{Result: &api.Result{Release: rel, URL: s.rollout.URL(app)}})
+}
+
+// closeBody drains and closes a request body that a full-duplex handler may have
+// left unread; without it the server panics reading the next request on the
+// connection (golang/go#68560).
+func closeBody(r *http.Request) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	_ = r.Body.Close()
 }
 
 func deployError(err error) *api.Error {

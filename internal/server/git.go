@@ -141,6 +141,7 @@ func (s *Server) handleGitRPC(service string) http.HandlerFunc {
 		}
 		// receive-pack reports progress while it still reads the pack.
 		_ = http.NewResponseController(w).EnableFullDuplex()
+		defer closeBody(r)
 		body := io.Reader(r.Body)
 		if r.Header.Get("Content-Encoding") == "gzip" {
 			gz, err := gzip.NewReader(r.Body)

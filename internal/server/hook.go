@@ -57,6 +57,7 @@ func (s *Server) handleHookCommits(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) hookDeployHandler(base context.Context) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		defer closeBody(r)
 		app := r.PathValue("app")
 		src := rollout.Source{Kind: "git", Commit: r.URL.Query().Get("commit"), Branch: r.URL.Query().Get("branch"),
 			Archive: http.MaxBytesReader(w, r.Body, maxSourceBytes)}

@@ -32,7 +32,8 @@ type Config struct {
 	// Exe is the prosper binary, run as the node process and as git's hook.
 	// Default: the running executable.
 	Exe string
-	// Warm is how long a replaced release keeps running for instant rollback.
+	// Warm is how long a replaced release keeps running for instant rollback:
+	// zero means 10 minutes, a negative value stops it as soon as it is drained.
 	Warm time.Duration
 	// HealthTimeout bounds how long a new release may take to become healthy,
 	// unless its prosper.yaml says otherwise.
@@ -92,6 +93,12 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("find the prosper binary: %w", err)
 		}
 		cfg.Exe = exe
+	}
+	switch {
+	case cfg.Warm == 0:
+		cfg.Warm = 10 * time.Minute
+	case cfg.Warm < 0:
+		cfg.Warm = 0
 	}
 	if cfg.SweepEvery == 0 {
 		cfg.SweepEvery = 2 * time.Second
