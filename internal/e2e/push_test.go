@@ -76,6 +76,16 @@ func TestGitPushDeploysAndRecordsCommits(t *testing.T) {
 			t.Errorf("releases -o json lacks key %q: %s", k, raw)
 		}
 	}
+	// The router counted the requests of each release.
+	var metrics []struct {
+		Release   int   `json:"release"`
+		Requests  int64 `json:"requests"`
+		Status2xx int64 `json:"status_2xx"`
+	}
+	p.apiGet("/api/apps/shop/metrics", &metrics)
+	if len(metrics) == 0 || metrics[0].Release != 1 || metrics[0].Requests < 1 || metrics[0].Status2xx < 1 {
+		t.Errorf("router metrics: %+v", metrics)
+	}
 	for _, phase := range []string{"receive", "build", "start", "health", "switch"} {
 		if _, ok := rels[0].Phases[phase]; !ok {
 			t.Errorf("release lacks phase %q: %v", phase, rels[0].Phases)

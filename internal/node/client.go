@@ -151,6 +151,16 @@ func (c *Client) Metrics(ctx context.Context) ([]router.ReleaseMetrics, error) {
 	return m, err
 }
 
+// Prometheus returns the router's metrics in Prometheus text exposition format.
+func (c *Client) Prometheus(ctx context.Context) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/metrics/prometheus", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
 // InFlight returns the number of requests a release is serving now.
 func (c *Client) InFlight(ctx context.Context, app string, release int) (int64, error) {
 	var f inFlight

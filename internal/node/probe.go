@@ -9,8 +9,12 @@ import (
 )
 
 const (
-	// probeStarting is the probe interval until a replica is healthy: short, so
-	// a new release takes traffic soon after it can.
+	// probeFirst is the first probe interval of a starting replica, growing by
+	// half each time up to probeStarting: most apps listen within tens of
+	// milliseconds, and every probe interval is added to each deploy.
+	probeFirst = 20 * time.Millisecond
+	// probeStarting is the longest probe interval until a replica is healthy:
+	// short, so a new release takes traffic soon after it can.
 	probeStarting = 200 * time.Millisecond
 	// probeHealthy is the interval once healthy: enough to notice a hung app
 	// without loading it.
@@ -37,7 +41,8 @@ func newProbeClient() *http.Client {
 func (r *replica) probeLoop(ctx context.Context) {
 	healthy := false
 	failures := 0
-	t := time.NewTimer(probeStarting)
+	starting := probeFirst
+	t := time.NewTimer(starting)
 	defer t.Stop()
 	for {
 		select {
@@ -62,8 +67,10 @@ func (r *replica) probeLoop(ctx context.Context) {
 		}
 		if healthy {
 			t.Reset(probeHealthy)
+			starting = probeFirst
 		} else {
-			t.Reset(probeStarting)
+			starting = min(starting*3/2, probeStarting)
+			t.Reset(starting)
 		}
 	}
 }

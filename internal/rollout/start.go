@@ -85,7 +85,7 @@ func (m *Manager) startAndWait(ctx context.Context, rel *store.Release, timeout 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -240,6 +240,10 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		q.Since = d
 	}
 	level := r.URL.Query().Get("level")
+	if _, ok := parseLevel(level); level != "" && !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("level %q is not known: use debug, info, warn or error", level), "")
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)

@@ -35,6 +35,11 @@ func (s *Server) ensureAdminToken(ctx context.Context) (string, error) {
 	if err := os.WriteFile(path, []byte(plain+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write admin token: %w", err)
 	}
+	// WriteFile keeps the mode of a file that exists: a stale token file left
+	// readable by others must not hand them the new token.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
 	return plain, nil
 }
 

@@ -31,6 +31,8 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	handle("GET /api/apps/{app}/logs", s.handleLogs)
 	handle("GET /api/apps/{app}/commits", s.handleCommits)
 	handle("GET /api/events", s.handleEvents)
+	handle("GET /api/apps/{app}/metrics", s.handleAppMetrics)
+	handle("GET /metrics", s.handlePrometheus)
 
 	mux.HandleFunc("GET /git/{repo}/info/refs", s.handleGitInfoRefs)
 	mux.HandleFunc("POST /git/{repo}/git-upload-pack", s.handleGitRPC("upload-pack"))

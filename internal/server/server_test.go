@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,3 +313,6 @@ func decode(t *testing.T, r reply, v any) {
 		t.Fatalf("answer is not JSON (%v): %s", err, r.body)
 	}
 }
+
+// processAlive tells whether a process with this pid exists.
+func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
