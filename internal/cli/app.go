@@ -78,12 +78,8 @@ func newAppListCmd(e *env) *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			cl, err := e.apiClient()
-			if err != nil {
-				return err
-			}
 			var apps []api.AppView
-			if err := cl.Do(cmd.Context(), http.MethodGet, "/api/apps", nil, &apps); err != nil {
+			if err := e.get(cmd.Context(), "/api/apps", &apps); err != nil {
 				return err
 			}
 			if out.json() {

@@ -92,12 +92,8 @@ func newConfigListCmd(e *env) *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			cl, err := e.apiClient()
-			if err != nil {
-				return err
-			}
 			vars := map[string]string{}
-			if err := cl.Do(cmd.Context(), http.MethodGet, "/api/apps/"+args[0]+"/config", nil, &vars); err != nil {
+			if err := e.get(cmd.Context(), "/api/apps/"+args[0]+"/config", &vars); err != nil {
 				return err
 			}
 			if out.json() {

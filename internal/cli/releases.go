@@ -25,12 +25,8 @@ func newReleasesCmd(e *env) *cobra.Command {
 			if err := out.check(); err != nil {
 				return err
 			}
-			cl, err := e.apiClient()
-			if err != nil {
-				return err
-			}
 			var rels []store.Release
-			if err := cl.Do(cmd.Context(), http.MethodGet, "/api/apps/"+args[0]+"/releases", nil, &rels); err != nil {
+			if err := e.get(cmd.Context(), "/api/apps/"+args[0]+"/releases", &rels); err != nil {
 				return err
 			}
 			if out.json() {

@@ -81,12 +81,7 @@ func TestUnknownApp(t *testing.T) {
 func TestFailedBuildKeepsLiveRelease(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r := pushGoApp(t, remote, "v1")
 	r.write("main.go", "package main\n\nfunc main() { undefinedThing() }\n")
 	r.commit("broken")
 	out, err := r.push(remote, "main")
@@ -144,12 +139,7 @@ func TestMalformedProsperYAML(t *testing.T) {
 func TestNeverHealthyFailsAfterTimeout(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r := pushGoApp(t, remote, "v1")
 	// v2 listens but its health check never passes.
 	r.write("prosper.yaml", "health: /never\nhealth_timeout: 2s\n")
 	r.commit("bad health path")
@@ -173,12 +163,7 @@ func TestNeverHealthyFailsAfterTimeout(t *testing.T) {
 func TestStatusExplainsCrashLoop(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r := pushGoApp(t, remote, "v1")
 	// The database "disappears": every restart fails at once.
 	if err := os.WriteFile(filepath.Join(p.dataDir, "appdata", "shop", "crash"), nil, 0o644); err != nil {
 		t.Fatal(err)

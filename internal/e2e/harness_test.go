@@ -451,3 +451,23 @@ func scanLines(s, sub string) []string {
 	}
 	return out
 }
+
+// mustPush pushes main and fails the test if git refuses.
+func (r *repo) mustPush(remote string) string {
+	r.t.Helper()
+	out, err := r.push(remote, "main")
+	if err != nil {
+		r.t.Fatalf("push: %v\n%s", err, out)
+	}
+	return out
+}
+
+// pushGoApp makes a repository with the test app at version and pushes it live.
+func pushGoApp(t *testing.T, remote, version string) *repo {
+	t.Helper()
+	r := newRepo(t)
+	r.goApp(version)
+	r.commit(version)
+	r.mustPush(remote)
+	return r
+}

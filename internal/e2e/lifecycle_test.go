@@ -11,12 +11,7 @@ import (
 func TestCtrlCStopsAndUpResumes(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	pushGoApp(t, remote, "v1")
 	router := p.Router
 	p.stop()
 	// Everything stopped: the router no longer answers.
@@ -33,12 +28,7 @@ func TestCtrlCStopsAndUpResumes(t *testing.T) {
 func TestKill9MidDeployKeepsServing(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r := pushGoApp(t, remote, "v1")
 	// v2 builds slowly, so the control plane dies in the middle of it.
 	r.goApp("v2")
 	r.write("prosper.yaml", "health: /healthz\nbuild: sleep 3 && go build -o app .\nrun: ./app\n")
@@ -81,9 +71,7 @@ func TestKill9MidDeployKeepsServing(t *testing.T) {
 	// The next push works.
 	r.write("prosper.yaml", "health: /healthz\n")
 	r.commit("v2 again")
-	if out, err := r.push(p.remote("shop"), "main"); err != nil {
-		t.Fatalf("push after restart: %v\n%s", err, out)
-	}
+	r.mustPush(p.remote("shop"))
 	p.waitBody("shop", "/", "v2", 5*time.Second)
 }
 

@@ -37,9 +37,7 @@ func TestGitPushDeploysAndRecordsCommits(t *testing.T) {
 	r.commit("add readme")
 	r.goApp("v2")
 	sha3 := r.commit("second version")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r.mustPush(remote)
 	p.waitBody("shop", "/", "v2", 5*time.Second)
 
 	var commits []store.Commit
@@ -96,12 +94,7 @@ func TestGitPushDeploysAndRecordsCommits(t *testing.T) {
 func TestOtherBranchesAreStoredNotDeployed(t *testing.T) {
 	p := startPlatform(t)
 	remote := p.createApp("shop")
-	r := newRepo(t)
-	r.goApp("v1")
-	r.commit("v1")
-	if out, err := r.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	r := pushGoApp(t, remote, "v1")
 	r.git("checkout", "--quiet", "-b", "feature")
 	r.goApp("feature")
 	sha := r.commit("feature work")
@@ -247,9 +240,7 @@ func TestConcurrentPushesAreSerializedAndRecorded(t *testing.T) {
 	base := newRepo(t)
 	base.goApp("v1")
 	base.commit("v1")
-	if out, err := base.push(remote, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
+	base.mustPush(remote)
 	// Two clones, both based on v1, push at the same time.
 	clones := []*repo{{t: t, dir: t.TempDir()}, {t: t, dir: t.TempDir()}}
 	for i, c := range clones {
