@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,11 +67,13 @@ func (e *env) apiClient() (*client.Client, error) {
 			if err := json.Unmarshal(b, &c); err != nil {
 				return nil, fmt.Errorf("%s is not valid JSON (%v): run prosper login again", path, err)
 			}
+			// The saved token belongs to the saved URL: it is not sent to
+			// another control plane that PROSPER_URL names.
+			if token == "" && (url == "" || sameURL(url, c.URL)) {
+				token = c.Token
+			}
 			if url == "" {
 				url = c.URL
-			}
-			if token == "" {
-				token = c.Token
 			}
 		}
 	}
@@ -87,4 +91,17 @@ func (e *env) apiClient() (*client.Client, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	return &client.Client{URL: url, Token: token}, nil
+}
+
+func sameURL(a, b string) bool {
+	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
+}
+
+// get reads one JSON resource of the API into v.
+func (e *env) get(ctx context.Context, path string, v any) error {
+	cl, err := e.apiClient()
+	if err != nil {
+		return err
+	}
+	return cl.Do(ctx, http.MethodGet, path, nil, v)
 }
