@@ -59,6 +59,10 @@ func (c *loginCmd) run(ctx context.Context, e *env, url string) error {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
+	// WriteFile keeps the mode of a file that exists; the token must stay private.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("save credentials: %w", err)
+	}
 	fmt.Fprintf(e.stdout, "logged in to %s (prosper %s); saved in %s\n", url, info.Version, path)
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prosperhq/prosper/internal/api"
+	"github.com/prosperhq/prosper/internal/client"
 	"github.com/prosperhq/prosper/internal/runtime"
 )
 
@@ -67,13 +69,21 @@ func newLogsCmd(e *env) *cobra.Command {
 			defer resp.Body.Close()
 			dec := json.NewDecoder(resp.Body)
 			for {
-				var l runtime.LogLine
-				if err := dec.Decode(&l); err != nil {
+				// A failure after the stream started comes as a line of its own.
+				var m struct {
+					runtime.LogLine
+					Error *api.Error `json:"error"`
+				}
+				if err := dec.Decode(&m); err != nil {
 					if errors.Is(err, io.EOF) || cmd.Context().Err() != nil {
 						return nil
 					}
 					return fmt.Errorf("read logs: %w", err)
 				}
+				if m.Error != nil {
+					return &client.Error{Msg: m.Error.Error, Hint: m.Error.Hint}
+				}
+				l := m.LogLine
 				if c.out.json() {
 					if err := json.NewEncoder(e.stdout).Encode(l); err != nil {
 						return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -79,7 +80,50 @@ Start the platform with "prosper up", then create an app and push to it.`,
 		newUpCmd(e), newNodeCmd(e), newHookCmd(e), newLoginCmd(e), newAppCmd(e), newDeployCmd(e),
 		newStatusCmd(e), newReleasesCmd(e), newRollbackCmd(e), newConfigCmd(e), newLogsCmd(e), newVersionCmd(e),
 	)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w: see %s --help", err, cmd.CommandPath())
+	})
+	explainUsageErrors(root)
 	return root
+}
+
+// explainUsageErrors makes the commands under c say what to type when their
+// arguments are wrong: usage is silenced, so cobra's own words ("accepts 1
+// arg(s), received 0") would be all the user sees.
+func explainUsageErrors(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = runGroup
+	}
+	if validate := c.Args; validate != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := validate(cmd, args); err != nil {
+				return fmt.Errorf("%w: usage: %s", err, cmd.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		explainUsageErrors(sub)
+	}
+}
+
+// runGroup runs a command that only groups others, such as "prosper app". Left
+// to cobra, "prosper app crate" prints the help of app and exits 0, so a typo in
+// a script goes unnoticed, and an unknown command under the root is told on
+// several lines.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		return errors.New(msg + ": did you mean " + strings.Join(s, " or ") + "?")
+	}
+	return errors.New(msg + ": see " + cmd.CommandPath() + " --help")
 }
 
 // output is the -o flag of listings.

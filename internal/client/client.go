@@ -95,7 +95,7 @@ func (c *Client) Send(ctx context.Context, method, path, contentType string, bod
 	var e api.Error
 	b, _ := io.ReadAll(resp.Body)
 	if json.Unmarshal(b, &e) != nil || e.Error == "" {
-		e.Error = fmt.Sprintf("%s %s: %s %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+		e.Error = strings.TrimSpace(fmt.Sprintf("%s %s: %s %s", method, path, resp.Status, oneLine(b)))
 	}
 	return nil, &Error{Status: resp.StatusCode, Msg: e.Error, Hint: e.Hint}
 }
@@ -128,4 +128,15 @@ func (c *Client) Stream(ctx context.Context, method, path, contentType string, b
 			}
 		}
 	}
+}
+
+// oneLine shortens an answer that is not the API's (a proxy's or another web
+// server's page) to a line that fits an error message.
+func oneLine(b []byte) string {
+	const limit = 200
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if r := []rune(s); len(r) > limit {
+		s = string(r[:limit]) + "..."
+	}
+	return s
 }

@@ -158,8 +158,7 @@ func deployTree(ctx context.Context, env Env, branch, sha string, out io.Writer)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		fmt.Fprintf(out, "!      prosper: %s\n", strings.TrimSpace(string(b)))
+		fmt.Fprintf(out, "!      prosper: %s\n", answerError(resp))
 		return ErrRejected
 	}
 	return Relay(resp.Body, out)
@@ -176,7 +175,7 @@ func Relay(r io.Reader, out io.Writer) error {
 				fmt.Fprintln(out, "!      prosper: the control plane stopped answering before the deploy ended")
 				return ErrRejected
 			}
-			return err
+			return fmt.Errorf("read the deploy's progress: %w", err)
 		}
 		switch {
 		case m.Error != nil:
@@ -207,10 +206,27 @@ func post(ctx context.Context, env Env, what, query, contentType string, body []
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		return fmt.Errorf("%s: %s", resp.Status, answerError(resp))
 	}
 	return nil
+}
+
+// answerError tells, on one line, why the control plane refused a call: the
+// API's error and hint, or the start of whatever else it answered.
+func answerError(resp *http.Response) string {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e api.Error
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		if e.Hint != "" {
+			return e.Error + "; " + e.Hint
+		}
+		return e.Error
+	}
+	text := []rune(strings.Join(strings.Fields(string(b)), " "))
+	if len(text) > 200 {
+		return string(text[:200]) + "..."
+	}
+	return string(text)
 }
 
 func mustJSON(v any) []byte {

@@ -244,14 +244,23 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("level %q is not known: use debug, info, warn or error", level), "")
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
+	// The status goes out with the first line, so that a node that cannot be
+	// asked is told as an error status rather than inside a 200 stream.
+	started := false
+	start := func() {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+	}
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
 	err := s.node.Logs(r.Context(), q, func(l runtime.LogLine) error {
 		if level != "" && !matchesLevel(l, level) {
 			return nil
 		}
+		start()
 		if err := enc.Encode(l); err != nil {
 			return err
 		}
@@ -260,8 +269,13 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, context.Canceled) && r.Context().Err() == nil {
-		_ = enc.Encode(api.Message{Error: &api.Error{Error: err.Error()}})
+	switch {
+	case err == nil || errors.Is(err, context.Canceled) || r.Context().Err() != nil:
+		start()
+	case !started:
+		writeError(w, http.StatusBadGateway, "ask the node: "+err.Error(), "restart the platform with: prosper up")
+	default:
+		_ = enc.Encode(api.Message{Error: &api.Error{Error: err.Error(), Hint: "restart the platform with: prosper up"}})
 	}
 }
 

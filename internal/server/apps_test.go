@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/prosperhq/prosper/internal/node"
 )
 
 func TestCreateAppValidatesNames(t *testing.T) {
@@ -78,6 +80,7 @@ func TestAppErrors(t *testing.T) {
 		{"PATCH", "/api/apps/nope/config"},
 		{"GET", "/api/apps/nope/logs"},
 		{"GET", "/api/apps/nope/commits"},
+		{"GET", "/api/apps/nope/metrics"},
 		{"POST", "/api/apps/nope/rollback"},
 		{"POST", "/api/apps/nope/deploys"},
 	}
@@ -286,4 +289,25 @@ func TestIndexPage(t *testing.T) {
 	if r := ts.call(http.MethodGet, "/nothing-here", "", nil); r.status != http.StatusNotFound {
 		t.Errorf("GET /nothing-here = %d", r.status)
 	}
+}
+
+func TestNodeDownIsToldWithAHint(t *testing.T) {
+	ts := startServer(t, "")
+	ts.createApp("shop")
+	if err := node.NewClient(ts.dataDir).Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/apps/shop/logs", "/api/apps/shop/logs?follow=1", "/api/apps/shop/status", "/api/apps/shop/metrics"} {
+		r := ts.call(http.MethodGet, path, ts.token, nil)
+		if r.status != http.StatusBadGateway {
+			t.Errorf("%s with the node down = %d %s, want 502", path, r.status, r.body)
+			continue
+		}
+		if msg, hint := r.apiError(t); !strings.Contains(msg, "node is not running") || !strings.Contains(hint, "prosper up") {
+			t.Errorf("%s with the node down says %q / %q", path, msg, hint)
+		}
+	}
+	// What the control plane knows alone still answers.
+	ts.must(http.MethodGet, "/api/apps", nil, http.StatusOK)
+	ts.must(http.MethodGet, "/api/apps/shop/releases", nil, http.StatusOK)
 }

@@ -27,6 +27,8 @@ func TestAPIAuthentication(t *testing.T) {
 			status: 401, msg: "needs a token"},
 		{name: "bearer token", path: "/api/info", auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+ts.token) }, status: 200},
 		{name: "token as basic password", path: "/api/apps", auth: func(r *http.Request) { r.SetBasicAuth("anyone", ts.token) }, status: 200},
+		{name: "prometheus metrics need a token", path: "/metrics", auth: func(*http.Request) {}, status: 401, msg: "needs a token"},
+		{name: "prometheus metrics with a token", path: "/metrics", auth: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+ts.token) }, status: 200},
 		{name: "wrong basic password", path: "/api/apps", auth: func(r *http.Request) { r.SetBasicAuth("prosper", "nope") },
 			status: 401, msg: "not valid"},
 	}

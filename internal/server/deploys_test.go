@@ -153,8 +153,11 @@ func TestDeployLogsAndDelete(t *testing.T) {
 				got = append(got, l)
 			}
 		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("logs?%s = %q, want %q", tt.query, got, tt.want)
+		// stdout and stderr are read apart: their order between them is not kept.
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tt.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("logs?%s = %q, want %q", tt.query, got, want)
 		}
 	}
 
@@ -193,4 +196,30 @@ func TestDeployLogsAndDelete(t *testing.T) {
 	}
 	// The name is free again.
 	ts.createApp("shop")
+}
+
+func TestDeployOfABadUploadFailsCleanly(t *testing.T) {
+	ts := startServer(t, "")
+	ts.createApp("shop")
+	r := ts.must(http.MethodPost, "/api/apps/shop/deploys", "this is not a gzip tarball", 200)
+	msgs := messages(t, r)
+	last := msgs[len(msgs)-1]
+	if last.Error == nil || last.Error.Error == "" || !strings.Contains(last.Error.Hint, "the live release was not touched") {
+		t.Fatalf("deploy of garbage ended with %+v:\n%s", last, r.body)
+	}
+	var rels []map[string]any
+	decode(t, ts.must(http.MethodGet, "/api/apps/shop/releases", nil, 200), &rels)
+	if len(rels) != 1 || rels[0]["status"] != "failed" {
+		t.Fatalf("releases = %v", rels)
+	}
+	if reasons, _ := rels[0]["reasons"].([]any); len(reasons) == 0 {
+		t.Errorf("the failed release says no reason: %v", rels[0])
+	}
+
+	// Rolling back with no body at all: nothing to roll back to, said in the stream.
+	r = ts.must(http.MethodPost, "/api/apps/shop/rollback", nil, 200)
+	msgs = messages(t, r)
+	if e := msgs[len(msgs)-1].Error; e == nil || !strings.Contains(e.Error, "no earlier release") || !strings.Contains(e.Hint, "prosper releases shop") {
+		t.Errorf("rollback with nothing to go back to: %s", r.body)
+	}
 }

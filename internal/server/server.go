@@ -151,7 +151,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startNode(ctx); err != nil {
 		return err
 	}
-	s.rollout = rollout.New(s.store, s.node, s.node, &build.Builder{}, rollout.Options{
+	s.rollout = rollout.New(s.store, s.node, s.node, &build.Builder{GoCache: s.goCache()}, rollout.Options{
 		DataDir: s.cfg.DataDir, Warm: s.cfg.Warm, HealthTimeout: s.cfg.HealthTimeout,
 		RouterURL: s.routerURL,
 	}, s.log)
@@ -202,6 +202,19 @@ func (s *Server) startNode(ctx context.Context) error {
 	}
 	s.node, s.routerURL = c, "http://"+info.HTTPAddr
 	return nil
+}
+
+// goCache is the Go build cache of app builds: the go command's own persistent
+// cache of the user running prosper, which is warm from their other builds, or,
+// for a service user without a home or cache dir, one in the data dir.
+func (s *Server) goCache() string {
+	if os.Getenv("GOCACHE") != "" {
+		return ""
+	}
+	if dir, err := os.UserCacheDir(); err == nil && dir != "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.DataDir, "cache", "go-build")
 }
 
 // sameAddr tells whether the node's bound address satisfies the wanted one; a
