@@ -62,6 +62,7 @@ type Server struct {
 	pushMu    sync.Mutex
 	pushLocks map[string]*sync.Mutex
 
+	lock   *os.File // flock of DATA_DIR/control.lock, held while running
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -129,9 +130,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
 	}
 	s.listener = ln
+	lock, err := lockDataDir(s.cfg.DataDir)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.lock = lock
 	defer func() {
 		if err != nil {
 			ln.Close()
+			lock.Close()
 			if s.store != nil {
 				s.store.Close()
 			}
@@ -239,6 +247,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
+	s.lock.Close()
 	return err
 }
 
