@@ -90,7 +90,10 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	if err != nil {
 		return m.fail(ctx, rel, "build", err.Error(), out)
 	}
-	if err := m.adoptAppConfig(ctx, a, cfg); err != nil {
+	// Team and domains change with the release that brings them: checked now,
+	// so that a domain conflict does not wait for the build, stored at the switch.
+	adopted, adopt, err := m.appConfig(ctx, a, cfg)
+	if err != nil {
 		return m.fail(ctx, rel, "build", err.Error(), out)
 	}
 
@@ -128,8 +131,23 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 		return m.fail(ctx, rel, "health", err.Error(), out)
 	}
 	started = time.Now()
+	if adopt {
+		// Before the switch: the route table is made from the stored app.
+		if err := m.store.UpdateApp(ctx, adopted); err != nil {
+			return m.fail(ctx, rel, "switch", err.Error(), out)
+		}
+	}
 	prev, err := m.switchTo(ctx, app, rel.Version, store.StatusSuperseded)
 	if err != nil {
+		if adopt {
+			// The app's hosts go back to what the live release serves.
+			rctx := context.WithoutCancel(ctx)
+			if rerr := m.store.UpdateApp(rctx, a); rerr != nil {
+				m.log.Error("restore app after a failed switch", "app", app, "err", rerr)
+			} else if rerr := m.SyncRoutes(rctx); rerr != nil {
+				m.log.Error("restore routes after a failed switch", "app", app, "err", rerr)
+			}
+		}
 		return m.fail(ctx, rel, "switch", err.Error(), out)
 	}
 	rel.Phases["switch"] = seconds(time.Since(started))
@@ -156,8 +174,9 @@ func (m *Manager) finishLive(ctx context.Context, rel store.Release) (store.Rele
 	return fresh, nil
 }
 
-// adoptAppConfig carries team and domains from prosper.yaml onto the app.
-func (m *Manager) adoptAppConfig(ctx context.Context, a store.App, cfg appconfig.Config) error {
+// appConfig returns the app with the team and domains of prosper.yaml, and
+// whether that changes it. A domain another app serves is an error.
+func (m *Manager) appConfig(ctx context.Context, a store.App, cfg appconfig.Config) (store.App, bool, error) {
 	changed := false
 	if cfg.Team != "" && cfg.Team != a.Team {
 		a.Team, changed = cfg.Team, true
@@ -165,23 +184,20 @@ func (m *Manager) adoptAppConfig(ctx context.Context, a store.App, cfg appconfig
 	if cfg.Domains != nil && strings.Join(cfg.Domains, ",") != strings.Join(a.Domains, ",") {
 		apps, err := m.store.ListApps(ctx)
 		if err != nil {
-			return err
+			return a, false, err
 		}
 		for _, other := range apps {
 			for _, d := range other.Domains {
 				for _, want := range cfg.Domains {
 					if other.Name != a.Name && strings.EqualFold(d, want) {
-						return fmt.Errorf("prosper.yaml: domain %q is already served by app %q: remove it there first", want, other.Name)
+						return a, false, fmt.Errorf("prosper.yaml: domain %q is already served by app %q: remove it there first", want, other.Name)
 					}
 				}
 			}
 		}
 		a.Domains, changed = cfg.Domains, true
 	}
-	if !changed {
-		return nil
-	}
-	return m.store.UpdateApp(ctx, a)
+	return a, changed, nil
 }
 
 // fail records why a release did not go live, stops what it started and tells the
@@ -211,8 +227,11 @@ func (m *Manager) fail(ctx context.Context, rel store.Release, phase, reason str
 	return rel, &Error{Release: rel, Reason: reason}
 }
 
+// healthTimeout is the health_timeout of prosper.yaml, or def when it sets none.
+// appconfig fills a missing health_timeout with its default, so that value
+// counts as not set: taking it would make Options.HealthTimeout useless.
 func healthTimeout(cfg appconfig.Config, def time.Duration) time.Duration {
-	if d := cfg.HealthTimeout.Duration(); d > 0 {
+	if d := cfg.HealthTimeout.Duration(); d > 0 && d != appconfig.Default().HealthTimeout.Duration() {
 		return d
 	}
 	return def

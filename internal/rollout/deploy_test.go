@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/router"
 	"github.com/prosperhq/prosper/internal/store"
 )
 
@@ -184,8 +185,12 @@ func TestDeployFailures(t *testing.T) {
 					t.Errorf("build log lacks %q:\n%s", tt.log, b)
 				}
 			}
-			if got := h.events("shop", rel.Version); !slices.Equal(got, []string{"deploy.started", tt.event}) {
-				t.Errorf("events = %v; want deploy.started, %s", got, tt.event)
+			want := []string{"deploy.started", tt.event}
+			if tt.event == "release.failed" {
+				want = []string{"deploy.started", "build.succeeded", tt.event}
+			}
+			if got := h.events("shop", rel.Version); !slices.Equal(got, want) {
+				t.Errorf("events = %v; want %v", got, want)
 			}
 			if phase := h.eventData("shop", tt.event)["phase"]; phase != tt.phase {
 				t.Errorf("%s phase = %v; want %s", tt.event, phase, tt.phase)
@@ -224,6 +229,12 @@ func TestDeployNeverHealthy(t *testing.T) {
 		files:   map[string]string{"Procfile": "web: exec sleep 30\n", "prosper.yaml": "health_timeout: 1s\n"},
 		reason:  "v1 did not become healthy within 1s",
 	}, {
+		// It ends once before the deadline and has not been restarted yet.
+		name:    "process gives up",
+		timeout: time.Second,
+		files:   map[string]string{"Procfile": "web: sleep 0.7; echo gave up >&2; exit 5\n"},
+		reason:  "v1 did not become healthy within 1s (the port to accept connections): the process ended with exit code 5 (restarted 0 times); last stderr: gave up",
+	}, {
 		name:    "health path answers 503",
 		timeout: time.Second,
 		files:   pyApp(t, "x", map[string]string{"prosper.yaml": "health: /healthz\n", "health.txt": "503"}),
@@ -250,8 +261,8 @@ func TestDeployNeverHealthy(t *testing.T) {
 			if _, ok := h.release("shop", 1).Phases["start"]; !ok {
 				t.Errorf("phases %v: want start recorded", h.release("shop", 1).Phases)
 			}
-			if a, err := h.get("shop", "/"); err != nil || a.Status != http.StatusServiceUnavailable {
-				t.Errorf("GET = %+v, %v; want 503: the app never had a live release", a, err)
+			if a, err := h.get("shop", "/"); err != nil || a.Status == http.StatusOK {
+				t.Errorf("GET = %+v, %v; want an error: the app never had a live release", a, err)
 			}
 		})
 	}
@@ -294,16 +305,56 @@ func TestDeploySwitchFails(t *testing.T) {
 	h.routes.mu.Lock()
 	h.routes.failSet = errors.New("node unreachable")
 	h.routes.mu.Unlock()
-	rel, _, err := h.deploy("shop", pyApp(t, "two", nil))
+	rel, _, err := h.deploy("shop", pyApp(t, "two", map[string]string{"prosper.yaml": "team: growth\ndomains: [two.example.com]\n"}))
 	e := failedRelease(t, rel, err)
 	if !strings.Contains(e.Reason, "switch router: node unreachable") {
 		t.Errorf("reason = %q; want the router error", e.Reason)
+	}
+	if a, _ := h.store.GetApp(h.ctx, "shop"); a.Team != "" || len(a.Domains) != 0 {
+		t.Errorf("app = %+v; want team and domains of v1", a)
 	}
 	if got := h.running("shop"); !slices.Equal(got, []int{1}) {
 		t.Errorf("running releases = %v; want [1]", got)
 	}
 	if h.live("shop") != 1 {
 		t.Errorf("live = v%d; want v1", h.live("shop"))
+	}
+	h.mustServe("shop", 1, "one")
+}
+
+// TestDeployPromoteFails checks that when the store refuses to record the new
+// release as live after the router was switched to it, the router goes back to
+// the live release before the new one is stopped.
+func TestDeployPromoteFails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{})
+	h.createApp("shop")
+	h.mustDeploy("shop", pyApp(t, "one", nil))
+
+	h.routes.mu.Lock()
+	h.routes.afterSet = func(tab router.Table) {
+		for _, r := range tab.Routes {
+			if r.App == "shop" && len(r.Backends) == 1 && r.Backends[0].Release == 2 {
+				// Something else decided v2 is no good meanwhile.
+				rel := h.release("shop", 2)
+				rel.Status = store.StatusFailed
+				if err := h.store.UpdateRelease(h.ctx, rel); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+	h.routes.mu.Unlock()
+	rel, _, err := h.deploy("shop", pyApp(t, "two", nil))
+	e := failedRelease(t, rel, err)
+	if !strings.Contains(e.Reason, "promote shop v2") {
+		t.Errorf("reason = %q; want the promote error", e.Reason)
+	}
+	if h.live("shop") != 1 {
+		t.Errorf("live = v%d; want v1", h.live("shop"))
+	}
+	if got := h.running("shop"); !slices.Equal(got, []int{1}) {
+		t.Errorf("running releases = %v; want [1]", got)
 	}
 	h.mustServe("shop", 1, "one")
 }

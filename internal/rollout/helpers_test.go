@@ -117,19 +117,29 @@ func source(t testing.TB, files map[string]string) Source {
 // node's API does over HTTP.
 type routes struct {
 	rt *router.Router
+
+	mu sync.Mutex
 	// failSet, when set, makes SetRoutes fail, as an unreachable node would.
-	mu      sync.Mutex
 	failSet error
+	// afterSet, when set, runs after each table is set, for tests that need
+	// something to happen between the switch of the router and the store.
+	afterSet func(router.Table)
 }
 
 func (r *routes) SetRoutes(_ context.Context, t router.Table) error {
 	r.mu.Lock()
-	err := r.failSet
+	err, after := r.failSet, r.afterSet
 	r.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return r.rt.SetTable(t)
+	if err := r.rt.SetTable(t); err != nil {
+		return err
+	}
+	if after != nil {
+		after(t)
+	}
+	return nil
 }
 
 func (r *routes) InFlight(_ context.Context, app string, release int) (int64, error) {
@@ -243,8 +253,8 @@ func (h *harness) mustDeploy(app string, files map[string]string) store.Release 
 
 // answer is what the router answered for an app.
 type answer struct {
-	Status  int
-	Release string // the Prosper-Release header
+	Status  int    `json:"-"`
+	Release string `json:"-"` // the Prosper-Release header
 	// From the body of the test app:
 	AppRelease string `json:"release"`
 	Tag        string `json:"tag"`
@@ -276,7 +286,6 @@ func (h *harness) getHost(host, path string) (answer, error) {
 		if err := json.Unmarshal(body, &a); err != nil {
 			return a, errors.New("body " + string(body) + ": " + err.Error())
 		}
-		a.Status = res.StatusCode
 	}
 	return a, nil
 }

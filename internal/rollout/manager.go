@@ -84,20 +84,38 @@ func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Op
 		locks: map[string]chan struct{}{}}
 }
 
-// lock waits for the app's deploy token. It returns ErrBusy if ctx ends first.
-func (m *Manager) lock(ctx context.Context, app string) (unlock func(), err error) {
+// token returns the app's deploy token: a channel of one slot, full while a
+// deploy, rollback or sweep holds the app.
+func (m *Manager) token(app string) chan struct{} {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	ch, ok := m.locks[app]
 	if !ok {
 		ch = make(chan struct{}, 1)
 		m.locks[app] = ch
 	}
-	m.mu.Unlock()
+	return ch
+}
+
+// lock waits for the app's deploy token. It returns ErrBusy if ctx ends first.
+func (m *Manager) lock(ctx context.Context, app string) (unlock func(), err error) {
+	ch := m.token(app)
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+}
+
+// tryLock takes the app's deploy token if it is free.
+func (m *Manager) tryLock(app string) (unlock func(), ok bool) {
+	ch := m.token(app)
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
 	}
 }
 

@@ -22,7 +22,6 @@ func (m *Manager) Recover(ctx context.Context) error {
 		return err
 	}
 	for _, rel := range half {
-		_ = m.runtime.Stop(ctx, WorkloadID(rel.App, rel.Version))
 		rel.Status = store.StatusFailed
 		rel.Reasons = append(rel.Reasons, interruptedReason)
 		rel.FinishedAt = ptr(now())
@@ -31,6 +30,18 @@ func (m *Manager) Recover(ctx context.Context) error {
 		}
 		m.event(ctx, "release.failed", rel.App, rel.Version, map[string]string{"phase": "interrupted", "reason": interruptedReason})
 		m.log.Warn("interrupted deploy recorded as failed", "app", rel.App, "release", rel.Version)
+	}
+	if len(half) > 0 {
+		// The router may have been switched to an interrupted release just
+		// before the control plane died (see switchTo). Point it back at the
+		// live releases, which still run, before stopping anything, and let the
+		// requests that already went to the interrupted ones finish.
+		if err := m.SyncRoutes(ctx); err != nil {
+			return err
+		}
+		for _, rel := range half {
+			m.stopDrained(ctx, rel.App, rel.Version)
+		}
 	}
 
 	apps, err := m.store.ListApps(ctx)
@@ -89,6 +100,31 @@ func (m *Manager) Recover(ctx context.Context) error {
 	return m.SyncRoutes(ctx)
 }
 
+// stopDrained stops a release's workload, if it runs, once the router has no
+// request in flight on it, waiting at most drainGrace.
+func (m *Manager) stopDrained(ctx context.Context, app string, version int) {
+	id := WorkloadID(app, version)
+	if _, err := m.workload(ctx, id); err != nil {
+		return
+	}
+	deadline := time.Now().Add(drainGrace)
+	for time.Now().Before(deadline) {
+		// Wait first: a request that picked the release just before the switch
+		// may not be counted in flight yet.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if n, err := m.routes.InFlight(ctx, app, version); err == nil && n == 0 {
+			break
+		}
+	}
+	if err := m.runtime.Stop(ctx, id); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		m.log.Warn("stop interrupted release", "app", app, "release", version, "err", err)
+	}
+}
+
 // Run sweeps, until ctx ends, the workloads that should no longer run: replaced
 // releases past their warm time (once they have no request in flight), failed
 // ones, and those of deleted apps.
@@ -129,30 +165,30 @@ func (m *Manager) Sweep(ctx context.Context) error {
 
 func (m *Manager) sweepApp(ctx context.Context, app string, sts []runtime.Status) {
 	// Leave an app alone while it deploys: the deploy owns its workloads.
-	m.mu.Lock()
-	ch, ok := m.locks[app]
+	unlock, ok := m.tryLock(app)
 	if !ok {
-		ch = make(chan struct{}, 1)
-		m.locks[app] = ch
-	}
-	m.mu.Unlock()
-	select {
-	case ch <- struct{}{}:
-		defer func() { <-ch }()
-	default:
 		return
 	}
+	defer unlock()
 
 	releases, err := m.store.ListReleases(ctx, app)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		// The app was deleted: none of its workloads should run.
+		releases = nil
+	} else if err != nil {
+		m.log.Warn("sweep: list releases", "app", app, "err", err)
 		return
 	}
 	byVersion := map[int]store.Release{}
-	warm := 0 // the newest replaced release stays warm
+	// The last replaced release stays warm, for an instant rollback. That is
+	// not always the newest: after a rollback by version and a new deploy, the
+	// release the deploy replaced is older than the one rolled back from.
+	var warm store.Release
 	for _, r := range releases {
 		byVersion[r.Version] = r
-		if warm == 0 && r.LiveAt != nil && r.Status != store.StatusLive {
-			warm = r.Version
+		if r.LiveAt != nil && r.Status != store.StatusLive &&
+			(warm.Version == 0 || replacedAt(r).After(replacedAt(warm))) {
+			warm = r
 		}
 	}
 	for _, st := range sts {
@@ -161,11 +197,8 @@ func (m *Manager) sweepApp(ctx context.Context, app string, sts []runtime.Status
 			continue
 		}
 		if ok && (rel.Status == store.StatusSuperseded || rel.Status == store.StatusRolledBack) {
-			replaced := rel.CreatedAt
-			if rel.FinishedAt != nil {
-				replaced = *rel.FinishedAt
-			}
-			if st.Release == warm && time.Since(replaced) < m.opts.Warm {
+			replaced := replacedAt(rel)
+			if st.Release == warm.Version && time.Since(replaced) < m.opts.Warm {
 				continue
 			}
 			if time.Since(replaced) < drainGrace {

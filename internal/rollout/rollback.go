@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/prosperhq/prosper/internal/appconfig"
 	"github.com/prosperhq/prosper/internal/store"
@@ -68,12 +69,20 @@ func (m *Manager) rollbackTarget(ctx context.Context, app string, version int, l
 		return store.Release{}, err
 	}
 	if version == 0 {
-		// The newest release before the live one that has been live.
+		// The release that was live before the live one: of those that have
+		// been live, the last replaced, which is not the newest after a rollback
+		// by version (v3 rolled back to v1, then v4 replaced v1). A newer release
+		// that was rolled back away from is not a candidate.
+		var target store.Release
 		for _, r := range releases {
 			if r.Version != live.Version && r.LiveAt != nil && r.Artifact != "" &&
-				(live.Version == 0 || r.Version < live.Version || r.Status == store.StatusSuperseded) {
-				return r, nil
+				(live.Version == 0 || r.Version < live.Version || r.Status == store.StatusSuperseded) &&
+				(target.Version == 0 || replacedAt(r).After(replacedAt(target))) {
+				target = r
 			}
+		}
+		if target.Version != 0 {
+			return target, nil
 		}
 		return store.Release{}, fmt.Errorf("%w: %s has %d release(s) and none went live before v%d", ErrNothingToRollBack, app, len(releases), live.Version)
 	}
@@ -146,6 +155,19 @@ func (m *Manager) Reconfigure(ctx context.Context, app string, set map[string]st
 	m.event(ctx, "release.promoted", app, rel.Version, map[string]any{"commit": rel.Commit, "previous": live.Version, "source": "config"})
 	say(out, "-----> v%d is live at %s", rel.Version, m.URL(app))
 	return rel, nil
+}
+
+// replacedAt is when a release that has been live stopped being live: its
+// finished time, set at the switch away from it (its live time if the control
+// plane died before recording that).
+func replacedAt(r store.Release) time.Time {
+	if r.FinishedAt != nil {
+		return *r.FinishedAt
+	}
+	if r.LiveAt != nil {
+		return *r.LiveAt
+	}
+	return r.CreatedAt
 }
 
 func keys(m map[string]string) []string {

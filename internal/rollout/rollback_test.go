@@ -237,3 +237,34 @@ func TestReconfigureFailure(t *testing.T) {
 		t.Errorf("running = %v; want [1]", got)
 	}
 }
+
+// TestRollbackAfterFixForward rolls back by version, then deploys a fix: the
+// release the fix replaced, not the one with the highest number, is kept warm and
+// is where a rollback goes.
+func TestRollbackAfterFixForward(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Options{Warm: time.Hour})
+	h.createApp("shop")
+	h.mustDeploy("shop", pyApp(t, "one", nil))
+	h.mustDeploy("shop", pyApp(t, "two", nil))
+	h.mustDeploy("shop", pyApp(t, "three", nil))
+	if _, _, err := h.m.Rollback(h.ctx, "shop", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.mustDeploy("shop", pyApp(t, "four", nil)) // replaces v1
+	replaced := *h.release("shop", 1).FinishedAt
+	h.sweepUntil("the drain grace to pass", 10*time.Second, func() bool {
+		return time.Since(replaced) > drainGrace+200*time.Millisecond
+	})
+	if got := h.running("shop"); !slices.Equal(got, []int{1, 4}) {
+		t.Errorf("shop runs %v; want [1 4]: v1 was live before v4 and stays warm", got)
+	}
+	rel, instant, err := h.m.Rollback(h.ctx, "shop", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Version != 1 || !instant {
+		t.Errorf("rollback went to v%d (instant %v); want v1, instantly", rel.Version, instant)
+	}
+	h.mustServe("shop", 1, "one")
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/appconfig"
 	"github.com/prosperhq/prosper/internal/router"
 	"github.com/prosperhq/prosper/internal/runtime"
 	"github.com/prosperhq/prosper/internal/store"
@@ -39,8 +40,21 @@ func (m *Manager) spec(rel store.Release) (runtime.Spec, error) {
 	return runtime.Spec{
 		ID: WorkloadID(rel.App, rel.Version), App: rel.App, Release: rel.Version,
 		Artifact: rel.Artifact, Command: rel.Command, Env: env,
-		Replicas: max(rel.Replicas, 1), HealthPath: rel.HealthPath,
+		Replicas: replicas(rel), HealthPath: rel.HealthPath,
 	}, nil
+}
+
+// replicas is how many processes the release runs. The store keeps the count a
+// release was created with, which for a deploy is before its prosper.yaml was
+// read (store.UpdateRelease leaves it as it was), so the artifact's prosper.yaml
+// is asked too: without it a release restarted by Recover, a cold rollback or a
+// config change would run one replica whatever prosper.yaml says.
+func replicas(rel store.Release) int {
+	n := max(rel.Replicas, 1)
+	if cfg, err := appconfig.Load(rel.Artifact); err == nil {
+		n = max(n, cfg.Replicas)
+	}
+	return n
 }
 
 // crashLimit is how many restarts a new release may have before it is declared
@@ -77,7 +91,9 @@ func (m *Manager) startAndWait(ctx context.Context, rel *store.Release, timeout 
 		}
 		if time.Now().After(deadline) {
 			msg := fmt.Sprintf("v%d did not become healthy within %s (%s)", rel.Version, timeout, healthWords(spec.HealthPath))
-			if err == nil && restarts(st) > 0 {
+			if err == nil && exited(st) {
+				// Also when it has not been restarted yet: how the process
+				// ended is the first thing to know.
 				msg += ": " + CrashWords(st)
 			}
 			return errors.New(msg)
@@ -103,6 +119,16 @@ func restarts(st runtime.Status) int {
 		n = max(n, r.Restarts)
 	}
 	return n
+}
+
+// exited reports whether a process of the workload has ended at least once.
+func exited(st runtime.Status) bool {
+	for _, r := range st.Replicas {
+		if r.LastExit != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // CrashWords says plainly how a workload's processes end: exit code or signal and
@@ -151,6 +177,11 @@ func (m *Manager) switchTo(ctx context.Context, app string, version int, previou
 	}
 	prev, ok, err := m.store.Promote(ctx, app, version, previous)
 	if err != nil {
+		// The router serves version already: point it back at the release the
+		// store says is live, which still runs, before the caller stops version.
+		if rerr := m.pushRoutes(context.WithoutCancel(ctx), nil); rerr != nil {
+			m.log.Error("restore routes after a failed promotion", "app", app, "release", version, "err", rerr)
+		}
 		return store.Release{}, err
 	}
 	if ok {

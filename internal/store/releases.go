@@ -160,10 +160,10 @@ func (s *Store) UpdateRelease(ctx context.Context, r Release) error {
 			return fmt.Errorf("status %s to live: use Promote: %w", current, ErrInvalid)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE releases SET status = $1, artifact = $2, command = $3,
-	health_path = $4, reasons = $5, phases = $6, build_log = $7, live_at = $8, finished_at = $9
-WHERE app = $10 AND version = $11`,
+	health_path = $4, reasons = $5, phases = $6, build_log = $7, live_at = $8, finished_at = $9, replicas = $10
+WHERE app = $11 AND version = $12`,
 			r.Status, r.Artifact, r.Command, r.HealthPath, reasons, phases, r.BuildLog,
-			nullNanos(r.LiveAt), nullNanos(r.FinishedAt), r.App, r.Version)
+			nullNanos(r.LiveAt), nullNanos(r.FinishedAt), max(r.Replicas, 1), r.App, r.Version)
 		return err
 	})
 	if err != nil {

@@ -136,6 +136,8 @@ func TestUpdateRelease(t *testing.T) {
 	r.Reasons = []string{"build: exit status 1"}
 	r.Phases = map[string]float64{"receive": 0.2, "build": 3.5}
 	r.FinishedAt = &finished
+	// The replica count is known only after the build has read prosper.yaml.
+	r.Replicas = 3
 	// Fields fixed at creation are ignored by UpdateRelease.
 	changed := r
 	changed.Commit = "other"
