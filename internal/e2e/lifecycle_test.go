@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prosperhq/prosper/internal/node"
 )
 
 func TestCtrlCStopsAndUpResumes(t *testing.T) {
@@ -107,4 +111,24 @@ func TestFiftyDeploysUnderLoadDropNothing(t *testing.T) {
 		t.Errorf("the load saw only %d releases: %v", len(l.releases), l.releases)
 	}
 	t.Logf("%d requests, no failure, across %d releases", ok+sok, len(l.releases))
+}
+
+func TestNodeKilledIsRestartedWithTheApps(t *testing.T) {
+	p := startPlatform(t)
+	remote := p.createApp("shop")
+	pushGoApp(t, remote, "v1")
+	info, err := node.NewClient(p.dataDir).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The control plane notices, starts a new node on the same address and
+	// resumes the live release.
+	p.waitBody("shop", "/", "v1", 20*time.Second)
+	again, err := node.NewClient(p.dataDir).Info(context.Background())
+	if err != nil || again.PID == info.PID || again.HTTPAddr != info.HTTPAddr {
+		t.Fatalf("node after kill: %+v %v (before: %+v)", again, err, info)
+	}
 }

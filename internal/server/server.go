@@ -62,9 +62,11 @@ type Server struct {
 	pushMu    sync.Mutex
 	pushLocks map[string]*sync.Mutex
 
-	lock   *os.File // flock of DATA_DIR/control.lock, held while running
-	cancel context.CancelFunc
-	done   chan struct{}
+	lock *os.File // flock of DATA_DIR/control.lock, held while running
+	// background runs the sweep and the node watch; Stop waits for it.
+	background sync.WaitGroup
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 // New validates cfg and returns a Server that is not started yet.
@@ -176,7 +178,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.http = &http.Server{Handler: s.routes(runCtx), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.done)
-		go s.rollout.Run(runCtx, s.cfg.SweepEvery)
+		s.background.Add(2)
+		go func() { defer s.background.Done(); s.rollout.Run(runCtx, s.cfg.SweepEvery) }()
+		go func() { defer s.background.Done(); s.watchNode(runCtx, time.Second) }()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("api server", "err", err)
 		}
@@ -200,16 +204,25 @@ func (s *Server) startNode(ctx context.Context) error {
 			return fmt.Errorf("stop the node of an earlier run: %w", err)
 		}
 	}
-	c, info, err = node.Spawn(ctx, node.SpawnOptions{
-		Exe:     s.cfg.Exe,
-		Args:    []string{"node", "--data-dir", s.cfg.DataDir, "--http", s.cfg.HTTPAddr},
-		DataDir: s.cfg.DataDir,
-	})
+	c, info, err = s.spawnNode(ctx, s.cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("start the router: %w", err)
+		return err
 	}
 	s.node, s.routerURL = c, "http://"+info.HTTPAddr
 	return nil
+}
+
+// spawnNode starts a node process serving the router on addr.
+func (s *Server) spawnNode(ctx context.Context, addr string) (*node.Client, node.Info, error) {
+	c, info, err := node.Spawn(ctx, node.SpawnOptions{
+		Exe:     s.cfg.Exe,
+		Args:    []string{"node", "--data-dir", s.cfg.DataDir, "--http", addr},
+		DataDir: s.cfg.DataDir,
+	})
+	if err != nil {
+		return nil, node.Info{}, fmt.Errorf("start the router: %w", err)
+	}
+	return c, info, nil
 }
 
 // goCache is the Go build cache of app builds: the go command's own persistent
@@ -244,6 +257,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	s.cancel()
 	<-s.done
+	s.background.Wait()
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
