@@ -36,9 +36,12 @@ func New(logger *slog.Logger) *Router {
 		transport: newTransport(),
 	}
 	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:        rewrite,
-		Transport:      &retryTransport{base: rt.transport},
-		FlushInterval:  -1,
+		Rewrite:   rewrite,
+		Transport: &retryTransport{base: rt.transport},
+		// Zero: the proxy flushes streaming answers (event streams, unknown
+		// length) at once by itself; -1 would also start a timer goroutine and
+		// flush every ordinary answer.
+		FlushInterval:  0,
 		BufferPool:     newBufferPool(),
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   rt.proxyError,
