@@ -67,10 +67,16 @@ type Options struct {
 	Domain string
 	// RouterURL is the data plane's base address, used to print app URLs.
 	RouterURL string
+	// KeepReleases is how many of an app's newest releases keep their files
+	// (source tree and build) for rollback; default 10.
+	KeepReleases int
 }
 
 // New returns a Manager. Call Run to start its background sweeps.
 func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Options, log *slog.Logger) *Manager {
+	if opts.KeepReleases <= 0 {
+		opts.KeepReleases = 10
+	}
 	if opts.HealthTimeout == 0 {
 		opts.HealthTimeout = 60 * time.Second
 	}

@@ -213,4 +213,9 @@ func (m *Manager) sweepApp(ctx context.Context, app string, sts []runtime.Status
 			m.log.Warn("stop release", "app", app, "release", st.Release, "err", err)
 		}
 	}
+	if len(releases) > m.opts.KeepReleases {
+		if sts, err := m.runtime.List(ctx); err == nil {
+			m.pruneReleases(ctx, releases, sts)
+		}
+	}
 }

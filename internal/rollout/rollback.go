@@ -93,6 +93,9 @@ func (m *Manager) rollbackTarget(ctx context.Context, app string, version int, l
 		if r.Version == live.Version {
 			return store.Release{}, fmt.Errorf("v%d is already live", version)
 		}
+		if r.Artifact == "" && (r.Status == store.StatusSuperseded || r.Status == store.StatusRolledBack) {
+			return store.Release{}, fmt.Errorf("the files of v%d were removed (prosper keeps those of the last %d releases): deploy its commit %s again", version, m.opts.KeepReleases, short(r.Commit))
+		}
 		if r.Artifact == "" || r.Status == store.StatusFailed || r.Status == store.StatusBuilding {
 			return store.Release{}, fmt.Errorf("v%d never built successfully (status %s): pick another release from `prosper releases %s`", version, r.Status, app)
 		}

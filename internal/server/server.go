@@ -38,6 +38,9 @@ type Config struct {
 	// HealthTimeout bounds how long a new release may take to become healthy,
 	// unless its prosper.yaml says otherwise.
 	HealthTimeout time.Duration
+	// KeepReleases is how many of each app's newest releases keep their files
+	// for rollback; default 10.
+	KeepReleases int
 	// SweepEvery is how often stale releases are stopped; default 2s.
 	SweepEvery time.Duration
 	Version    string
@@ -163,7 +166,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.rollout = rollout.New(s.store, s.node, s.node, &build.Builder{GoCache: s.goCache()}, rollout.Options{
 		DataDir: s.cfg.DataDir, Warm: s.cfg.Warm, HealthTimeout: s.cfg.HealthTimeout,
-		RouterURL: s.routerURL,
+		RouterURL: s.routerURL, KeepReleases: s.cfg.KeepReleases,
 	}, s.log)
 	if err := s.installHooks(ctx); err != nil {
 		return err
