@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,27 +13,13 @@ import (
 
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/server"
+	"github.com/prosperhq/prosper/internal/testbin"
 )
 
 // prosperBin is the binary the control plane of the tests runs as its node.
 var prosperBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "prosper-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	prosperBin = filepath.Join(dir, "prosper")
-	if out, err := exec.Command("go", "build", "-o", prosperBin, "../../cmd/prosper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build prosper: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &prosperBin)) }
 
 // isolate points every place the CLI reads credentials from into the test's own
 // directories, empty, and returns the home directory.

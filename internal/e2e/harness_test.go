@@ -20,6 +20,7 @@ import (
 
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/store"
+	"github.com/prosperhq/prosper/internal/testbin"
 )
 
 // prosperBin is the binary under test, built once for the package.
@@ -30,16 +31,12 @@ var prosperBin string
 var baseEnv []string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "prosper-e2e-bin")
+	bin, cleanup, err := testbin.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	prosperBin = filepath.Join(dir, "prosper")
-	if out, err := exec.Command("go", "build", "-o", prosperBin, "../../cmd/prosper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build prosper: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	prosperBin = bin
 	gocache, _ := exec.Command("go", "env", "GOCACHE").Output()
 	gomodcache, _ := exec.Command("go", "env", "GOMODCACHE").Output()
 	baseEnv = append(os.Environ(),
@@ -50,7 +47,7 @@ func TestMain(m *testing.M) {
 		"GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
 	)
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,27 +14,13 @@ import (
 	"time"
 
 	"github.com/prosperhq/prosper/internal/node"
+	"github.com/prosperhq/prosper/internal/testbin"
 )
 
 // prosperBin is the binary the control plane runs as its node, built once.
 var prosperBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "prosper-server-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	prosperBin = filepath.Join(dir, "prosper")
-	if out, err := exec.Command("go", "build", "-o", prosperBin, "../../cmd/prosper").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build prosper: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &prosperBin)) }
 
 // testServer is a started control plane with its node, stopped with the test.
 type testServer struct {
