@@ -43,6 +43,12 @@ type SupervisorConfig struct {
 	// StopTimeout is how long a process may take to exit after SIGTERM before it
 	// gets SIGKILL; 0 means 10s.
 	StopTimeout time.Duration
+	// LogMaxBytes is the size past which an app's log file is rotated; 0 means
+	// 64 MiB.
+	LogMaxBytes int64
+	// LogKeep is how many rotated log files (APP.log.1 … APP.log.N) are kept
+	// beside APP.log; 0 means 3.
+	LogKeep int
 }
 
 // workload is one started Spec and its replicas.
@@ -62,7 +68,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
-	logs, err := newLogStore(filepath.Join(cfg.DataDir, "logs"))
+	logs, err := newLogStore(filepath.Join(cfg.DataDir, "logs"), cfg.LogMaxBytes, cfg.LogKeep)
 	if err != nil {
 		return nil, err
 	}
