@@ -75,7 +75,7 @@ func parseWrk(out string) (wrkResult, error) {
 	}
 	var err error
 	if r.reqPerSec, err = strconv.ParseFloat(m[1], 64); err != nil {
-		return r, fmt.Errorf("Requests/sec %q: %w", m[1], err)
+		return r, fmt.Errorf("parse requests/sec %q: %w", m[1], err)
 	}
 	dist, ok := latencyDistribution(out)
 	if !ok {

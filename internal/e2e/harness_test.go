@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -435,18 +434,6 @@ func (l *load) finish() (ok int, failures []string) {
 	close(l.stop)
 	l.wg.Wait()
 	return l.ok, l.failures
-}
-
-// scanLines returns the lines of s that contain sub.
-func scanLines(s, sub string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), sub) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
 }
 
 // mustPush pushes main and fails the test if git refuses.

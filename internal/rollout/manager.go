@@ -127,10 +127,7 @@ func (m *Manager) tryLock(app string) (unlock func(), ok bool) {
 
 // Deploying reports whether a deploy of the app holds its lock right now.
 func (m *Manager) Deploying(app string) bool {
-	m.mu.Lock()
-	ch := m.locks[app]
-	m.mu.Unlock()
-	return ch != nil && len(ch) > 0
+	return len(m.token(app)) > 0
 }
 
 // URL is where the router serves the app.
