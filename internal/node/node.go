@@ -245,7 +245,7 @@ func lockDataDir(ctx context.Context, dir string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open node lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flockBriefly(ctx, f); err != nil {
 		f.Close()
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
@@ -259,6 +259,25 @@ func lockDataDir(ctx context.Context, dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("%s already runs for data directory %s: stop it first or use another --data-dir", who, dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+// flockBriefly takes an exclusive flock, trying for up to a second. A lock just
+// released can stay held for an instant by a child process forked (by any
+// goroutine of the releasing process) but not yet exec'd, which shares the open
+// file until its exec closes it.
+func flockBriefly(ctx context.Context, f *os.File) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func buildVersion() string {

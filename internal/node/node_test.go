@@ -50,6 +50,8 @@ func runNode(t *testing.T, dir string) *runningNode {
 	waitFor(t, 10*time.Second, "the node to answer", func() bool {
 		select {
 		case err := <-done:
+			// stop must not wait for a result already taken.
+			once, runErr = true, err
 			t.Fatalf("Run returned early: %v", err)
 		default:
 		}
