@@ -15,11 +15,11 @@ type compiledTable struct {
 	hosts  map[string]*route
 }
 
-// route is one app's compiled route. The mirror policy of the next issue (which
-// share of requests to copy to a candidate release, and how to compare the answers)
-// belongs here, beside the weighted split it complements.
+// route is one app's compiled route.
 type route struct {
 	app string
+	// mirror is the candidate that gets copies of the requests, or nil.
+	mirror *mirrorTarget
 	// live holds the backends that can take traffic: weight > 0 and at least one
 	// address. The others are kept out of the request path entirely.
 	live []*backend
@@ -41,11 +41,14 @@ type backend struct {
 }
 
 // compile builds the request-path form of a validated table. Metrics come from
-// the registry so a release keeps its counters across table changes.
-func compile(t Table, reg *metricsRegistry) *compiledTable {
+// the registries so a release or candidate keeps its counters across table changes.
+func compile(t Table, reg *metricsRegistry, mirrors *mirrorRegistry) *compiledTable {
 	ct := &compiledTable{source: t, hosts: make(map[string]*route)}
 	for _, r := range t.Routes {
 		rt := &route{app: r.App}
+		if r.Mirror != nil {
+			rt.mirror = compileMirror(r.App, r.Mirror, mirrors)
+		}
 		for _, b := range r.Backends {
 			// Every release of the table gets its metrics, so a reader sees a
 			// release at 0 before it takes traffic, not a missing entry.

@@ -82,7 +82,7 @@ func TestSmoothPick(t *testing.T) {
 func compileRoute(t *testing.T, r Route) *route {
 	t.Helper()
 	r.App, r.Hosts = "shop", []string{"shop.localhost"}
-	return compile(Table{Routes: []Route{r}}, newMetricsRegistry()).hosts["shop.localhost"]
+	return compile(Table{Routes: []Route{r}}, newMetricsRegistry(), newMirrorRegistry()).hosts["shop.localhost"]
 }
 
 func TestRoundRobinAcrossAddrs(t *testing.T) {

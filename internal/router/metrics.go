@@ -43,8 +43,7 @@ const (
 )
 
 // releaseMetrics holds the live counters of one release. The request path updates
-// them with atomics; only the latency sketch, which is not safe for concurrent use,
-// takes a mutex.
+// them with atomics; only the latency sketch takes a mutex.
 type releaseMetrics struct {
 	app     string
 	release int
@@ -52,18 +51,51 @@ type releaseMetrics struct {
 	requests, status1xx, status2xx, status3xx, status4xx, status5xx atomic.Int64
 	proxyErrors, inFlight                                           atomic.Int64
 
-	mu         sync.Mutex
-	latency    *ddsketch.DDSketch // milliseconds
-	latencySum float64            // milliseconds, exact, for the Prometheus summary
+	latency *latencySketch
 }
 
 func newReleaseMetrics(app string, release int) *releaseMetrics {
+	return &releaseMetrics{app: app, release: release, latency: newLatencySketch()}
+}
+
+// latencySketch records latencies in milliseconds. The sketch is not safe for
+// concurrent use, hence the mutex.
+type latencySketch struct {
+	mu     sync.Mutex
+	sketch *ddsketch.DDSketch
+	sum    float64 // exact, for the Prometheus summary
+}
+
+func newLatencySketch() *latencySketch {
 	sketch, err := ddsketch.LogCollapsingLowestDenseDDSketch(latencyAccuracy, latencyBins)
 	if err != nil {
 		// Only an accuracy outside (0, 1) fails, and the accuracy is a constant.
 		panic("router: latency sketch: " + err.Error())
 	}
-	return &releaseMetrics{app: app, release: release, latency: sketch}
+	return &latencySketch{sketch: sketch}
+}
+
+func (l *latencySketch) add(millis float64) {
+	l.mu.Lock()
+	// Add fails only on values the sketch cannot index (negative or huge); a
+	// latency is neither, so the error carries no information here.
+	_ = l.sketch.Add(max(millis, 0))
+	l.sum += max(millis, 0)
+	l.mu.Unlock()
+}
+
+func (l *latencySketch) reading() latencySnapshot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := latencySnapshot{count: l.sketch.GetCount(), sum: l.sum}
+	if s.count == 0 {
+		return s
+	}
+	q, err := l.sketch.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.99})
+	if err == nil {
+		s.p50, s.p90, s.p99 = q[0], q[1], q[2]
+	}
+	return s
 }
 
 // observe records one finished request.
@@ -86,12 +118,7 @@ func (m *releaseMetrics) observe(status int, millis float64) {
 		// latency, one websocket would set the p99.
 		return
 	}
-	m.mu.Lock()
-	// Add fails only on values the sketch cannot index (negative or huge); a
-	// latency is neither, so the error carries no information here.
-	_ = m.latency.Add(max(millis, 0))
-	m.latencySum += max(millis, 0)
-	m.mu.Unlock()
+	m.latency.add(millis)
 }
 
 // latencySnapshot is a consistent reading of the latency sketch.
@@ -102,17 +129,7 @@ type latencySnapshot struct {
 }
 
 func (m *releaseMetrics) latencyReading() latencySnapshot {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := latencySnapshot{count: m.latency.GetCount(), sum: m.latencySum}
-	if s.count == 0 {
-		return s
-	}
-	q, err := m.latency.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.99})
-	if err == nil {
-		s.p50, s.p90, s.p99 = q[0], q[1], q[2]
-	}
-	return s
+	return m.latency.reading()
 }
 
 func (m *releaseMetrics) reading() ReleaseMetrics {

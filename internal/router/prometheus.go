@@ -15,6 +15,12 @@ import (
 //	prosper_router_proxy_errors_total{app,release}              counter
 //	prosper_router_request_duration_seconds{app,release,quantile} summary
 //	prosper_router_in_flight{app,release}                       gauge
+//	prosper_router_mirror_requests_total{app,release,result}    counter
+//	prosper_router_mirror_duration_seconds{app,release,quantile} summary
+//
+// The mirror series, whose release is the candidate's, appear once a table has
+// configured a mirror; result is sent, error, dropped or skipped (see
+// MirrorMetrics: sent is Mirrored).
 //
 // The release label is the release number ("3"). It is written by hand: the format
 // is small and stable, and client_golang would be a large dependency for it.
@@ -60,6 +66,8 @@ func (rt *Router) WritePrometheus(w io.Writer) error {
 		fmt.Fprintf(bw, "prosper_router_in_flight{%s} %d\n", labels(m), m.inFlight.Load())
 	}
 
+	writeMirrorPrometheus(bw, rt.mirrorMetrics.all())
+
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write prometheus metrics: %w", err)
 	}
@@ -76,7 +84,42 @@ func header(w io.Writer, name, kind, help string) {
 }
 
 func labels(m *releaseMetrics) string {
-	return `app="` + escapeLabel(m.app) + `",release="` + strconv.Itoa(m.release) + `"`
+	return releaseLabels(m.app, m.release)
+}
+
+func releaseLabels(app string, release int) string {
+	return `app="` + escapeLabel(app) + `",release="` + strconv.Itoa(release) + `"`
+}
+
+// writeMirrorPrometheus writes the candidates' series. A router that never
+// mirrored writes nothing, so its output is what it was before mirroring existed.
+func writeMirrorPrometheus(w io.Writer, all []*mirrorMetrics) {
+	if len(all) == 0 {
+		return
+	}
+	header(w, "prosper_router_mirror_requests_total", "counter", "Requests selected for copying to a candidate release, by result.")
+	for _, m := range all {
+		lb := releaseLabels(m.app, m.release)
+		for _, c := range []classCount{
+			{"sent", m.mirrored.Load()}, {"error", m.errors.Load()},
+			{"dropped", m.dropped.Load()}, {"skipped", m.skipped.Load()},
+		} {
+			fmt.Fprintf(w, "prosper_router_mirror_requests_total{%s,result=%q} %d\n", lb, c.class, c.n)
+		}
+	}
+	header(w, "prosper_router_mirror_duration_seconds", "summary", "Time from sending a copy to a candidate to the end of its answer.")
+	for _, m := range all {
+		lb := releaseLabels(m.app, m.release)
+		l := m.latency.reading()
+		for _, q := range []struct {
+			label string
+			ms    float64
+		}{{"0.5", l.p50}, {"0.9", l.p90}, {"0.99", l.p99}} {
+			fmt.Fprintf(w, "prosper_router_mirror_duration_seconds{%s,quantile=%q} %s\n", lb, q.label, seconds(q.ms))
+		}
+		fmt.Fprintf(w, "prosper_router_mirror_duration_seconds_sum{%s} %s\n", lb, seconds(l.sum))
+		fmt.Fprintf(w, "prosper_router_mirror_duration_seconds_count{%s} %d\n", lb, int64(l.count))
+	}
 }
 
 // labelEscaper escapes a label value as the exposition format requires.

@@ -66,6 +66,10 @@ type attempt struct {
 	addr    string
 	status  int
 	logger  *slog.Logger
+	// live captures the answer for a mirrored request's exchange, or is nil.
+	live *liveCapture
+	// proxyErr is why the release could not be reached, for the capture.
+	proxyErr error
 }
 
 func attemptFrom(ctx context.Context) *attempt {
@@ -81,6 +85,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = a.addr
 	pr.SetXForwarded()
+	if a.route.mirror != nil {
+		pr.Out.Header.Del(MirrorHeader)
+	}
 }
 
 // modifyResponse names the release that answered, for tests, benchmarks and
@@ -88,6 +95,10 @@ func rewrite(pr *httputil.ProxyRequest) {
 func modifyResponse(res *http.Response) error {
 	a := attemptFrom(res.Request.Context())
 	a.status = res.StatusCode
+	if a.live != nil {
+		// Before Prosper-Release: the candidate's answer has no such header.
+		a.live.begin(res)
+	}
 	res.Header.Set("Prosper-Release", a.backend.label)
 	return nil
 }
@@ -103,6 +114,7 @@ func (rt *Router) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	a.backend.metrics.proxyErrors.Add(1)
 	a.status = http.StatusBadGateway
+	a.proxyErr = err
 	rt.logger.Warn("release not answering", "app", a.backend.app, "release", a.backend.release, "addr", a.addr, "err", err)
 	w.Header().Set("Prosper-Release", a.backend.label)
 	http.Error(w, fmt.Sprintf("prosper: app %q release %s is not answering", a.backend.app, a.backend.label), http.StatusBadGateway)

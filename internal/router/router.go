@@ -22,6 +22,9 @@ type Router struct {
 	metrics   *metricsRegistry
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
+
+	mirror        *mirrorer
+	mirrorMetrics *mirrorRegistry
 }
 
 // New returns a router with an empty table: every host answers 404 until the first
@@ -34,6 +37,10 @@ func New(logger *slog.Logger) *Router {
 		logger:    logger,
 		metrics:   newMetricsRegistry(),
 		transport: newTransport(),
+		// The mirror's workers start with the first copy, so a router that
+		// never mirrors runs none.
+		mirror:        newMirrorer(logger, defaultMirrorQueue, defaultMirrorWorkers, defaultMirrorTimeout),
+		mirrorMetrics: newMirrorRegistry(),
 	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:   rewrite,
@@ -47,7 +54,7 @@ func New(logger *slog.Logger) *Router {
 		ErrorHandler:   rt.proxyError,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	rt.table.Store(compile(Table{}, rt.metrics))
+	rt.table.Store(compile(Table{}, rt.metrics, rt.mirrorMetrics))
 	return rt
 }
 
@@ -66,7 +73,7 @@ func (rt *Router) SetTable(t Table) error {
 		return nil
 	}
 	t = t.clone()
-	rt.table.Store(compile(t, rt.metrics))
+	rt.table.Store(compile(t, rt.metrics, rt.mirrorMetrics))
 	rt.logger.Info("routing table set", "routes", len(t.Routes))
 	return nil
 }
@@ -80,6 +87,21 @@ func (rt *Router) Table() Table {
 // clean shutdown.
 func (rt *Router) CloseIdleConnections() {
 	rt.transport.CloseIdleConnections()
+	rt.mirror.transport.CloseIdleConnections()
+}
+
+// SetMirrorSink sets the function that receives the exchange of every mirrored
+// request: the live answer and the candidate's. Nil (the default) delivers none;
+// the copies are still sent and counted in MirrorMetrics. The sink is called from
+// the mirror's few workers, one exchange at a time each: it must return quickly
+// (compare in memory, or hand the exchange off to a channel of its own), or the
+// mirror queue fills and copies are dropped. The sink owns the exchange it gets.
+func (rt *Router) SetMirrorSink(sink func(Exchange)) {
+	if sink == nil {
+		rt.mirror.sink.Store(nil)
+		return
+	}
+	rt.mirror.sink.Store(&sink)
 }
 
 // ServeHTTP routes the request by its Host header and proxies it to a release of
@@ -100,6 +122,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := &attempt{route: route, backend: b, addr: b.nextAddr(), logger: rt.logger}
 	b.metrics.inFlight.Add(1)
 	start := time.Now()
+	out := r.WithContext(context.WithValue(r.Context(), attemptKey{}, a))
+	if route.mirror != nil {
+		rt.mirror.offer(route.mirror, out, a, start)
+	}
 	defer func() {
 		// The proxy panics with http.ErrAbortHandler when a response breaks off
 		// midway; the accounting must happen all the same, then the panic goes on
@@ -110,12 +136,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		m := a.backend.metrics
 		m.inFlight.Add(-1)
-		m.observe(a.status, float64(time.Since(start))/float64(time.Millisecond))
+		latency := time.Since(start)
+		m.observe(a.status, float64(latency)/float64(time.Millisecond))
+		if a.live != nil {
+			a.live.finish(a, latency, p != nil)
+		}
 		if p != nil {
 			panic(p)
 		}
 	}()
-	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), attemptKey{}, a)))
+	rt.proxy.ServeHTTP(w, out)
 }
 
 // noAppMessage tells the user how to make the host work. For NAME.localhost, the

@@ -28,6 +28,9 @@ type Route struct {
 	// case-insensitively: "shop.localhost", "shop.example.com".
 	Hosts    []string  `json:"hosts"`
 	Backends []Backend `json:"backends"`
+	// Mirror, when set, copies a share of the requests the backends serve to a
+	// candidate release; see MirrorPolicy. Nil mirrors nothing.
+	Mirror *MirrorPolicy `json:"mirror,omitempty"`
 }
 
 // Backend is one release of an app and its share of the traffic.
@@ -44,7 +47,8 @@ var ErrInvalidTable = errors.New("invalid routing table")
 
 // Validate reports every problem of the table at once: an app without a name or
 // listed twice, a host served by two apps, a host with a port, a release listed
-// twice in a route, a negative weight, an address that is not host:port.
+// twice in a route, a negative weight, an address that is not host:port, a mirror
+// without a valid candidate or with a share outside 0..100.
 func (t Table) Validate() error {
 	var problems []error
 	apps := make(map[string]bool, len(t.Routes))
@@ -83,6 +87,11 @@ func (t Table) Validate() error {
 				if err := validateAddr(a); err != nil {
 					problems = append(problems, fmt.Errorf("app %q: release v%d: %w", r.App, b.Release, err))
 				}
+			}
+		}
+		if r.Mirror != nil {
+			for _, err := range r.Mirror.problems() {
+				problems = append(problems, fmt.Errorf("app %q: mirror: %w", r.App, err))
 			}
 		}
 	}
@@ -137,6 +146,11 @@ func (t Table) clone() Table {
 		r.Backends = slices.Clone(r.Backends)
 		for j := range r.Backends {
 			r.Backends[j].Addrs = slices.Clone(r.Backends[j].Addrs)
+		}
+		if r.Mirror != nil {
+			m := *r.Mirror
+			m.Addrs = slices.Clone(m.Addrs)
+			r.Mirror = &m
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -38,6 +39,15 @@ func TestValidate(t *testing.T) {
 		{"addr as URL", Table{Routes: []Route{route("shop", nil, Backend{Release: 1, Addrs: []string{"http://127.0.0.1:80"}, Weight: 1})}}, "want host:port"},
 		{"addr port out of range", Table{Routes: []Route{route("shop", nil, Backend{Release: 1, Addrs: []string{"127.0.0.1:70000"}, Weight: 1})}}, "port must be a number"},
 		{"addr without host", Table{Routes: []Route{route("shop", nil, Backend{Release: 1, Addrs: []string{":8080"}, Weight: 1})}}, "want host:port"},
+		{"mirror", mirrorTable("127.0.0.1:1", "127.0.0.1:2", 100, 0), ""},
+		{"mirror to a live release at 0%", mirrorRoute(MirrorPolicy{Release: 1, Addrs: []string{"127.0.0.1:2"}, MaxBodyBytes: 10}), ""},
+		{"mirror release 0", mirrorRoute(MirrorPolicy{Addrs: []string{"127.0.0.1:2"}}), "mirror: release 0: release numbers start at 1"},
+		{"mirror without addrs", mirrorRoute(MirrorPolicy{Release: 2}), "mirror: no candidate address"},
+		{"mirror bad addr", mirrorRoute(MirrorPolicy{Release: 2, Addrs: []string{"localhost"}}), `mirror: address "localhost": want host:port`},
+		{"mirror percent over 100", mirrorRoute(MirrorPolicy{Release: 2, Addrs: []string{"127.0.0.1:2"}, Percent: 100.5}), "percent 100.5: want a share from 0 to 100"},
+		{"mirror percent negative", mirrorRoute(MirrorPolicy{Release: 2, Addrs: []string{"127.0.0.1:2"}, Percent: -1}), "percent -1"},
+		{"mirror percent NaN", mirrorRoute(MirrorPolicy{Release: 2, Addrs: []string{"127.0.0.1:2"}, Percent: math.NaN()}), "percent NaN"},
+		{"mirror negative body limit", mirrorRoute(MirrorPolicy{Release: 2, Addrs: []string{"127.0.0.1:2"}, MaxBodyBytes: -1}), "max_body_bytes -1 is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,4 +103,11 @@ func TestTableIsACopy(t *testing.T) {
 	if got := rt.Table(); !reflect.DeepEqual(got, oneRelease("shop", 1, "127.0.0.1:8081")) {
 		t.Fatalf("Table() = %+v, changed through a caller's slice", got)
 	}
+}
+
+// mirrorRoute is a valid one-route table with the given mirror policy.
+func mirrorRoute(p MirrorPolicy) Table {
+	t := mirrorTable("127.0.0.1:1", "127.0.0.1:2", 100, 0)
+	t.Routes[0].Mirror = &p
+	return t
 }
