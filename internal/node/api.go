@@ -29,6 +29,9 @@ func (n *node) handler() http.Handler {
 	mux.HandleFunc("PUT /v1/workloads/{id}", n.startWorkload)
 	mux.HandleFunc("DELETE /v1/workloads/{id}", n.stopWorkload)
 	mux.HandleFunc("GET /v1/logs", n.getLogs)
+	mux.HandleFunc("GET /v1/mirror/exchanges", n.getMirrorExchanges)
+	mux.HandleFunc("GET /v1/mirror/metrics", n.getMirrorMetrics)
+	mux.HandleFunc("GET /v1/mirror/subscribers", n.getMirrorSubscribers)
 	mux.HandleFunc("POST /v1/shutdown", n.postShutdown)
 	return mux
 }

@@ -271,3 +271,61 @@ func waitExit(ctx context.Context, pid int) error {
 	}
 	return nil
 }
+
+// ErrMirrorStreamEnded is wrapped by the error MirrorExchanges returns when the
+// node ended the stream: it is stopping, or the connection broke.
+var ErrMirrorStreamEnded = errors.New("the node ended the mirror stream (it is stopping or restarting)")
+
+// MirrorExchanges streams the node's mirrored exchanges to fn, only the app's
+// when app is not empty, until ctx ends (the error wraps context.Cause(ctx)), the
+// node ends the stream (the error wraps ErrMirrorStreamEnded) or fn returns an
+// error (returned as is). Exchanges mirrored while the caller reads too slowly
+// are dropped by the node and counted in MirrorSubscribers.
+func (c *Client) MirrorExchanges(ctx context.Context, app string, fn func(router.Exchange) error) error {
+	path := "/v1/mirror/exchanges"
+	if app != "" {
+		path += "?" + url.Values{"app": {app}}.Encode()
+	}
+	resp, err := c.send(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	// A decoder, not a line scanner: an exchange holds up to three bodies of
+	// the policy's MaxBodyBytes, more than any fixed line limit would allow.
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ex router.Exchange
+		err := dec.Decode(&ex)
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
+		case errors.Is(err, io.EOF):
+			return fmt.Errorf("node mirror exchanges: %w", ErrMirrorStreamEnded)
+		case err != nil:
+			return fmt.Errorf("node mirror exchanges: %w: %w", ErrMirrorStreamEnded, err)
+		}
+		if err := fn(ex); err != nil {
+			return err
+		}
+	}
+}
+
+// MirrorMetrics returns what the router saw of the copies sent to each
+// candidate release.
+func (c *Client) MirrorMetrics(ctx context.Context) ([]router.MirrorMetrics, error) {
+	var m []router.MirrorMetrics
+	err := c.do(ctx, http.MethodGet, "/v1/mirror/metrics", nil, &m)
+	return m, err
+}
+
+// MirrorSubscribers returns the open mirror streams with what each was sent and
+// lost to reading too slowly.
+func (c *Client) MirrorSubscribers(ctx context.Context) ([]MirrorSubscriber, error) {
+	var s []MirrorSubscriber
+	err := c.do(ctx, http.MethodGet, "/v1/mirror/subscribers", nil, &s)
+	return s, err
+}

@@ -59,6 +59,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// Version is reported by /v1/info; empty means the binary's module version.
 	Version string
+	// MirrorBuffer is how many mirrored exchanges wait for each slow subscriber
+	// of /v1/mirror/exchanges before more are dropped; 0 means
+	// DefaultMirrorBuffer.
+	MirrorBuffer int
 }
 
 // Info describes a running node.
@@ -79,6 +83,7 @@ type node struct {
 	info    Info
 	sup     *Supervisor
 	router  *router.Router
+	mirror  *mirrorHub
 
 	routesMu     sync.Mutex // serializes SetTable with writing routes.json
 	shutdownOnce sync.Once
@@ -166,8 +171,10 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 		sup:      sup,
 		router:   router.New(cfg.Logger),
+		mirror:   newMirrorHub(cfg.Logger, cfg.MirrorBuffer),
 		shutdown: make(chan struct{}),
 	}
+	n.router.SetMirrorSink(n.mirror.publish)
 	if err := n.loadRoutes(); err != nil {
 		// Serving no routes beats not serving: the control plane re-sends the
 		// table when it adopts the node.
@@ -213,6 +220,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := routerSrv.Shutdown(drainCtx); err != nil {
 		cfg.Logger.Warn("router did not drain in time", "err", err)
 	}
+	// Mirror streams end with the traffic; they would hold up the API's shutdown.
+	n.mirror.close()
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.StopTimeout+5*time.Second)
 	defer cancelStop()
 	if err := sup.Close(stopCtx); err != nil {

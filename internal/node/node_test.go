@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -28,10 +29,23 @@ type runningNode struct {
 // answers on its socket.
 func runNode(t *testing.T, dir string) *runningNode {
 	t.Helper()
+	return runNodeWith(t, Config{DataDir: dir})
+}
+
+// runNodeWith is runNode with more of the configuration; the router address,
+// logger and stop timeout default to the test's.
+func runNodeWith(t *testing.T, cfg Config) *runningNode {
+	t.Helper()
+	dir := cfg.DataDir
+	cfg.HTTPAddr = cmp.Or(cfg.HTTPAddr, "127.0.0.1:0")
+	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, 2*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", Logger: testLogger(), StopTimeout: 2 * time.Second})
+		done <- Run(ctx, cfg)
 	}()
 	var once bool
 	var runErr error
