@@ -194,14 +194,23 @@ func (r *metricsRegistry) lookup(app string, release int) *releaseMetrics {
 // all returns the metrics sorted by app, then release.
 func (r *metricsRegistry) all() []*releaseMetrics {
 	r.mu.RLock()
-	out := make([]*releaseMetrics, 0, len(r.releases))
-	for _, m := range r.releases {
-		out = append(out, m)
+	defer r.mu.RUnlock()
+	return sortedByRelease(r.releases)
+}
+
+// sortedByRelease returns the values of m sorted by app, then release.
+func sortedByRelease[M any](m map[releaseKey]M) []M {
+	keys := make([]releaseKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	r.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *releaseMetrics) int {
+	slices.SortFunc(keys, func(a, b releaseKey) int {
 		return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.release, b.release))
 	})
+	out := make([]M, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
 	return out
 }
 

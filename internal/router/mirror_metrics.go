@@ -1,8 +1,6 @@
 package router
 
 import (
-	"cmp"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,15 +98,8 @@ func (r *mirrorRegistry) get(app string, release int) *mirrorMetrics {
 // all returns the metrics sorted by app, then release.
 func (r *mirrorRegistry) all() []*mirrorMetrics {
 	r.mu.Lock()
-	out := make([]*mirrorMetrics, 0, len(r.candidates))
-	for _, m := range r.candidates {
-		out = append(out, m)
-	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b *mirrorMetrics) int {
-		return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.release, b.release))
-	})
-	return out
+	defer r.mu.Unlock()
+	return sortedByRelease(r.candidates)
 }
 
 // MirrorMetrics returns a reading of every candidate the router has mirrored to
