@@ -59,6 +59,12 @@ type Verify struct {
 	Window Duration `yaml:"window" json:"window,omitempty"`
 	// MinRequests is how many compared requests a verdict needs at least.
 	MinRequests int `yaml:"min_requests" json:"min_requests,omitempty"`
+	// Grace is how long a promoted release is watched, the one it replaced kept
+	// warm, before it is trusted; zero means the rollout's default.
+	Grace Duration `yaml:"grace" json:"grace,omitempty"`
+	// Steps are optional traffic shares the promoted release is given in turn
+	// ([10%, 50%]), each held for one window, before it takes all of it.
+	Steps []Percent `yaml:"steps" json:"steps,omitempty"`
 	// Ignore lists JSON paths ("$.now") of response fields never compared.
 	Ignore []string `yaml:"ignore" json:"ignore,omitempty"`
 	// Gates maps a gate name (see GateNames) to its threshold as written, e.g.

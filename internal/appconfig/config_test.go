@@ -194,3 +194,19 @@ func writeFile(t *testing.T, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseVerifyStepsAndGrace(t *testing.T) {
+	cfg, err := Parse("prosper.yaml", []byte("verify:\n  grace: 45s\n  steps: [10%, 50%]\n  gates: {p50: x2, p95: +20ms}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Verify.Grace.Duration() != 45*time.Second {
+		t.Errorf("grace = %s, want 45s", cfg.Verify.Grace)
+	}
+	if len(cfg.Verify.Steps) != 2 || cfg.Verify.Steps[0] != 10 || cfg.Verify.Steps[1] != 50 {
+		t.Errorf("steps = %v, want [10%% 50%%]", cfg.Verify.Steps)
+	}
+	if cfg.Verify.Gates["p50"] != "x2" || cfg.Verify.Gates["p95"] != "+20ms" {
+		t.Errorf("gates = %v", cfg.Verify.Gates)
+	}
+}

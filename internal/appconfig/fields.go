@@ -15,6 +15,8 @@ import (
 // Gate names accepted under verify.gates.
 const (
 	GateErrorRate = "error_rate" // "+1%": allowed rise of the error rate over live's
+	GateP50       = "p50"        // "x1.3" or "+50ms": allowed median latency over live's
+	GateP95       = "p95"        // "x1.3" or "+50ms": allowed p95 latency over live's
 	GateP99       = "p99"        // "x1.3" or "+50ms": allowed p99 latency over live's
 	GateDiffRate  = "diff_rate"  // "1%": allowed share of responses that differ
 	GateBots      = "bots"       // "100%": share of bot runs that must pass
@@ -32,7 +34,7 @@ var configFields = []field[Config]{
 	{"domains", decodeDomains},
 	text("database", `"sqlite"`, checkDatabase, func(c *Config, s string) { c.Database = s }),
 	{"verify", func(d *decoder, v ast.Node, c *Config) error {
-		entries, err := d.mapping(v, "verify", "a mapping with mirror, window, min_requests, ignore or gates")
+		entries, err := d.mapping(v, "verify", "a mapping with mirror, window, min_requests, grace, steps, ignore or gates")
 		if err != nil {
 			return err
 		}
@@ -56,6 +58,8 @@ var verifyFields = []field[Verify]{
 	}},
 	duration("verify.window", 24*time.Hour, func(dst *Verify, v Duration) { dst.Window = v }),
 	integer("verify.min_requests", 1, 1_000_000, func(dst *Verify, n int) { dst.MinRequests = n }),
+	duration("verify.grace", 24*time.Hour, func(dst *Verify, v Duration) { dst.Grace = v }),
+	{"steps", decodeSteps},
 	{"ignore", decodeIgnore},
 	{"gates", decodeGates},
 }
@@ -233,6 +237,35 @@ func checkDomain(s string) error {
 	return nil
 }
 
+func decodeSteps(d *decoder, v ast.Node, dst *Verify) error {
+	items, err := d.list(v, "verify.steps", "a list of rising traffic shares such as [10%, 50%]")
+	if err != nil {
+		return err
+	}
+	dst.Steps = nil
+	for _, item := range items {
+		s, ok, err := d.scalar(item, "verify.steps", "a traffic share such as 10%")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return d.errorf(v, "verify.steps: an entry is empty; remove it or write a share such as 10%%")
+		}
+		p, err := parsePercent(s)
+		if err != nil {
+			return d.errorf(item, "verify.steps: %v", err)
+		}
+		if p <= 0 || p >= 100 {
+			return d.errorf(item, "verify.steps: %s: a step is a share above 0%% and below 100%% (the last step, 100%%, is the promotion itself)", s)
+		}
+		if n := len(dst.Steps); n > 0 && p <= dst.Steps[n-1] {
+			return d.errorf(item, "verify.steps: %s after %s: steps must rise", s, dst.Steps[n-1])
+		}
+		dst.Steps = append(dst.Steps, p)
+	}
+	return nil
+}
+
 func decodeIgnore(d *decoder, v ast.Node, dst *Verify) error {
 	items, err := d.list(v, "verify.ignore", "a list of JSON paths such as $.now")
 	if err != nil {
@@ -255,7 +288,7 @@ func decodeIgnore(d *decoder, v ast.Node, dst *Verify) error {
 	return nil
 }
 
-var gateNames = []string{GateErrorRate, GateP99, GateDiffRate, GateBots}
+var gateNames = []string{GateErrorRate, GateP50, GateP95, GateP99, GateDiffRate, GateBots}
 
 func decodeGates(d *decoder, v ast.Node, dst *Verify) error {
 	entries, err := d.mapping(v, "verify.gates", "a mapping of gate names to thresholds, such as {p99: x1.3}")
@@ -301,7 +334,7 @@ func checkGate(name, s string) error {
 		if _, err := parsePercent(s); err != nil {
 			return err
 		}
-	case GateP99:
+	case GateP50, GateP95, GateP99:
 		if ratio, ok := strings.CutPrefix(s, "x"); ok && isPlainNumber(ratio) {
 			if f, _ := strconv.ParseFloat(ratio, 64); f >= 1 {
 				return nil
@@ -313,7 +346,7 @@ func checkGate(name, s string) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%q is not a latency threshold; write x1.3 (at most 1.3 times live's p99) or +50ms", s)
+		return fmt.Errorf("%q is not a latency threshold; write x1.3 (at most 1.3 times live's %s) or +50ms", s, name)
 	}
 	return nil
 }

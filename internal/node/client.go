@@ -277,11 +277,33 @@ func waitExit(ctx context.Context, pid int) error {
 var ErrMirrorStreamEnded = errors.New("the node ended the mirror stream (it is stopping or restarting)")
 
 // MirrorExchanges streams the node's mirrored exchanges to fn, only the app's
-// when app is not empty, until ctx ends (the error wraps context.Cause(ctx)), the
-// node ends the stream (the error wraps ErrMirrorStreamEnded) or fn returns an
-// error (returned as is). Exchanges mirrored while the caller reads too slowly
-// are dropped by the node and counted in MirrorSubscribers.
+// when app is not empty, until ctx ends (the error wraps context.Cause(ctx)),
+// the node ends the stream (the error wraps ErrMirrorStreamEnded) or fn returns
+// an error (returned as is). Exchanges mirrored while the caller reads too
+// slowly are dropped by the node and counted in MirrorSubscribers.
 func (c *Client) MirrorExchanges(ctx context.Context, app string, fn func(router.Exchange) error) error {
+	next, err := c.SubscribeMirror(ctx, app)
+	if err != nil {
+		return err
+	}
+	for {
+		ex, err := next()
+		if err != nil {
+			return err
+		}
+		if err := fn(ex); err != nil {
+			return err
+		}
+	}
+}
+
+// SubscribeMirror opens a stream of the node's mirrored exchanges (the app's
+// only when app is not empty) and returns once the node has registered it, so
+// no exchange mirrored after it returns is missed. next returns the exchanges
+// one at a time, and an error once ctx ends (wrapping context.Cause(ctx)) or
+// the node ends the stream (wrapping ErrMirrorStreamEnded); the stream is
+// closed then. Cancel ctx to close it early.
+func (c *Client) SubscribeMirror(ctx context.Context, app string) (next func() (router.Exchange, error), err error) {
 	path := "/v1/mirror/exchanges"
 	if app != "" {
 		path += "?" + url.Values{"app": {app}}.Encode()
@@ -289,29 +311,29 @@ func (c *Client) MirrorExchanges(ctx context.Context, app string, fn func(router
 	resp, err := c.send(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
+			return nil, fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
 		}
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
 	// A decoder, not a line scanner: an exchange holds up to three bodies of
 	// the policy's MaxBodyBytes, more than any fixed line limit would allow.
 	dec := json.NewDecoder(resp.Body)
-	for {
+	return func() (router.Exchange, error) {
 		var ex router.Exchange
 		err := dec.Decode(&ex)
 		switch {
 		case ctx.Err() != nil:
-			return fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
+			resp.Body.Close()
+			return ex, fmt.Errorf("node mirror exchanges: %w", context.Cause(ctx))
 		case errors.Is(err, io.EOF):
-			return fmt.Errorf("node mirror exchanges: %w", ErrMirrorStreamEnded)
+			resp.Body.Close()
+			return ex, fmt.Errorf("node mirror exchanges: %w", ErrMirrorStreamEnded)
 		case err != nil:
-			return fmt.Errorf("node mirror exchanges: %w: %w", ErrMirrorStreamEnded, err)
+			resp.Body.Close()
+			return ex, fmt.Errorf("node mirror exchanges: %w: %w", ErrMirrorStreamEnded, err)
 		}
-		if err := fn(ex); err != nil {
-			return err
-		}
-	}
+		return ex, nil
+	}, nil
 }
 
 // MirrorMetrics returns what the router saw of the copies sent to each

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prosperhq/prosper/internal/appconfig"
+	"github.com/prosperhq/prosper/internal/bots"
 	"github.com/prosperhq/prosper/internal/build"
 	"github.com/prosperhq/prosper/internal/store"
 )
@@ -32,8 +33,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Release.Version == 0 {
+	switch {
+	case e.Release.Version == 0:
 		return e.Reason
+	case e.Release.Status == store.StatusRejected:
+		return fmt.Sprintf("release v%d was rejected: %s", e.Release.Version, e.Reason)
 	}
 	return fmt.Sprintf("release v%d failed: %s", e.Release.Version, e.Reason)
 }
@@ -90,6 +94,10 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	if err != nil {
 		return m.fail(ctx, rel, "build", err.Error(), out)
 	}
+	scenarios, err := bots.Load(dir, cfg.Bots)
+	if err != nil {
+		return m.fail(ctx, rel, "build", err.Error(), out)
+	}
 	// Team and domains change with the release that brings them: checked now,
 	// so that a domain conflict does not wait for the build, stored at the switch.
 	adopted, adopt, err := m.appConfig(ctx, a, cfg)
@@ -127,6 +135,39 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	}
 	m.event(ctx, "build.succeeded", app, rel.Version, map[string]any{"seconds": rel.Phases["build"], "kind": res.Kind})
 
+	// Mirror production: a release replacing a live one proves itself first.
+	live, err := m.store.LiveRelease(ctx, app)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		say(out, "-----> v%d is %s's first release: nothing to compare it with, it goes live once healthy", rel.Version, app)
+	case err != nil:
+		return m.fail(ctx, rel, "verify", err.Error(), out)
+	default:
+		started = time.Now()
+		rep, err := m.verifyCandidate(ctx, a, &rel, live, cfg, scenarios, out)
+		rel.Phases["verify"] = seconds(time.Since(started))
+		if err != nil {
+			phase := "verify"
+			if pe, ok := errors.AsType[*phaseError](err); ok {
+				phase = pe.phase
+			}
+			return m.fail(ctx, rel, phase, err.Error(), out)
+		}
+		if rel.Verification, err = json.Marshal(rep); err != nil {
+			return m.fail(ctx, rel, "verify", err.Error(), out)
+		}
+		m.event(ctx, "verify.verdict", app, rel.Version, map[string]any{
+			"passed": rep.Verdict.Passed, "decided_by": rep.DecidedBy, "reasons": rep.Verdict.Reasons,
+			"gates": rep.Verdict.Gates, "live": live.Version, "seconds": rel.Phases["verify"]})
+		if !rep.Verdict.Passed {
+			return m.reject(ctx, rel, rep, out)
+		}
+		say(out, "-----> PROMOTED v%d: %s", rel.Version, verdictLine(rep))
+		if err := m.store.UpdateRelease(ctx, rel); err != nil {
+			return m.fail(ctx, rel, "verify", err.Error(), out)
+		}
+	}
+
 	if err := m.startAndWait(ctx, &rel, healthTimeout(cfg, m.opts.HealthTimeout), out); err != nil {
 		return m.fail(ctx, rel, "health", err.Error(), out)
 	}
@@ -158,7 +199,48 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	m.event(ctx, "release.promoted", app, rel.Version, map[string]any{
 		"commit": rel.Commit, "previous": prev.Version, "phases": rel.Phases, "source": src.Kind})
 	say(out, "-----> v%d is live at %s", rel.Version, m.URL(app))
+	if prev.Version > 0 {
+		m.startGrace(rel, prev, cfg)
+	}
 	return rel, nil
+}
+
+// reject records a release that failed mirror production and tells the person
+// waiting why. The live release was never touched.
+func (m *Manager) reject(ctx context.Context, rel store.Release, rep Report, out io.Writer) (store.Release, error) {
+	if ctx.Err() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	rel.Status = store.StatusRejected
+	rel.Reasons = append(rel.Reasons, rep.Verdict.Reasons...)
+	rel.FinishedAt = ptr(now())
+	if err := m.store.UpdateRelease(ctx, rel); err != nil {
+		m.log.Error("record rejected release", "app", rel.App, "release", rel.Version, "err", err)
+	}
+	m.event(ctx, "release.rejected", rel.App, rel.Version, map[string]any{
+		"reasons": rep.Verdict.Reasons, "live": rep.Live, "decided_by": rep.DecidedBy})
+	say(out, "-----> REJECTED v%d in mirror production (%s); v%d stays live:", rel.Version, verdictLine(rep), rep.Live)
+	for _, r := range rep.Verdict.Reasons {
+		say(out, "       - %s", r)
+	}
+	reasons := rep.Verdict.Reasons
+	if len(reasons) > 3 {
+		reasons = reasons[:3]
+	}
+	return rel, &Error{Release: rel, Reason: "rejected in mirror production: " + strings.Join(reasons, "; ")}
+}
+
+// verdictLine sums up a verification's figures.
+func verdictLine(rep Report) string {
+	f := rep.Figures
+	runs, passed := 0, 0
+	for _, b := range f.Bots {
+		runs += b.CandidateRuns
+		passed += b.CandidateRuns - b.CandidateFails
+	}
+	return fmt.Sprintf("%d requests compared in %.1fs, %d differ; errors %s (live %s); p99 %.1f ms (live %.1f ms); bots %d/%d passed",
+		rep.Differences.Total, rep.ElapsedSeconds, rep.Differences.Differing, pctText(f.CandidateErrorRate),
+		pctText(f.LiveErrorRate), f.Candidate.P99, f.Live.P99, passed, runs)
 }
 
 // finishLive records the phases of a release that just went live.
@@ -168,6 +250,7 @@ func (m *Manager) finishLive(ctx context.Context, rel store.Release) (store.Rele
 		return rel, err
 	}
 	fresh.Phases = rel.Phases
+	fresh.Verification = rel.Verification
 	if err := m.store.UpdateRelease(ctx, fresh); err != nil {
 		return fresh, err
 	}

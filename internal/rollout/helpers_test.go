@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"testing"
@@ -90,8 +91,17 @@ func pyApp(t testing.TB, tag string, extra map[string]string) map[string]string 
 	for k, v := range extra {
 		files[k] = v
 	}
+	// The releases of the test app differ in what they say on purpose; the
+	// mirror phase is told to ignore it, and to be quick. Tests of the mirror
+	// phase itself write their own verify section.
+	if !strings.Contains(files["prosper.yaml"], "verify:") {
+		files["prosper.yaml"] += "\n" + quickVerify
+	}
 	return files
 }
+
+// quickVerify is a verify section for tests that are not about verification.
+const quickVerify = "verify: {window: 200ms, min_requests: 1, ignore: [$.release, $.tag, $.msg]}\n"
 
 // source packs files into the archive of a deploy.
 func source(t testing.TB, files map[string]string) Source {
@@ -119,18 +129,25 @@ type routes struct {
 	rt *router.Router
 
 	mu sync.Mutex
-	// failSet, when set, makes SetRoutes fail, as an unreachable node would.
+	// failSet, when set, makes SetRoutes fail, as an unreachable node would,
+	// except for the tables that start mirroring.
 	failSet error
 	// afterSet, when set, runs after each table is set, for tests that need
 	// something to happen between the switch of the router and the store.
 	afterSet func(router.Table)
+	subs     map[chan router.Exchange]string // mirror subscribers and their app
 }
 
 func (r *routes) SetRoutes(_ context.Context, t router.Table) error {
 	r.mu.Lock()
 	err, after := r.failSet, r.afterSet
 	r.mu.Unlock()
-	if err != nil {
+	mirrored := false
+	for _, route := range t.Routes {
+		mirrored = mirrored || route.Mirror != nil
+	}
+	// failSet lets the mirror phase start: it is about the switches.
+	if err != nil && !mirrored {
 		return err
 	}
 	if err := r.rt.SetTable(t); err != nil {
@@ -144,6 +161,45 @@ func (r *routes) SetRoutes(_ context.Context, t router.Table) error {
 
 func (r *routes) InFlight(_ context.Context, app string, release int) (int64, error) {
 	return r.rt.InFlight(app, release), nil
+}
+
+func (r *routes) Metrics(context.Context) ([]router.ReleaseMetrics, error) {
+	return r.rt.Metrics(), nil
+}
+
+// SubscribeMirror delivers the router's mirrored exchanges of app, as the
+// node's stream does.
+func (r *routes) SubscribeMirror(ctx context.Context, app string) (func() (router.Exchange, error), error) {
+	ch := make(chan router.Exchange, 1024)
+	r.mu.Lock()
+	if r.subs == nil {
+		r.subs = map[chan router.Exchange]string{}
+		r.rt.SetMirrorSink(func(ex router.Exchange) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for c, a := range r.subs {
+				if a == ex.App {
+					select {
+					case c <- ex:
+					default:
+					}
+				}
+			}
+		})
+	}
+	r.subs[ch] = app
+	r.mu.Unlock()
+	return func() (router.Exchange, error) {
+		select {
+		case ex := <-ch:
+			return ex, nil
+		case <-ctx.Done():
+			r.mu.Lock()
+			delete(r.subs, ch)
+			r.mu.Unlock()
+			return router.Exchange{}, ctx.Err()
+		}
+	}, nil
 }
 
 // harness is a control plane (Manager, store) over a data plane (a real process
@@ -212,6 +268,7 @@ func (h *harness) newNode() {
 	h.sup, h.routes, h.srv = sup, rs, srv
 	h.client = &http.Client{Transport: tr, Timeout: 20 * time.Second}
 	h.m = New(h.store, sup, rs, &build.Builder{}, opts, testLogger())
+	t.Cleanup(h.m.Close)
 }
 
 // stopNode ends every process of the data plane, as a machine that went down.

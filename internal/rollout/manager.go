@@ -20,6 +20,7 @@ import (
 	"github.com/prosperhq/prosper/internal/router"
 	"github.com/prosperhq/prosper/internal/runtime"
 	"github.com/prosperhq/prosper/internal/store"
+	"github.com/prosperhq/prosper/internal/verify"
 )
 
 // ErrBusy is returned when an operation would wait on a deploy of the same app and
@@ -48,9 +49,14 @@ type Manager struct {
 
 	mu    sync.Mutex
 	locks map[string]chan struct{} // one token per app; holding it means deploying
+	sessions map[string]*session // verifications in progress, by app
+	watchers map[string]*watcher // live bots and grace watches, by app
+	bg       context.Context     // the context Run was given, for background work
 	// routesMu serializes route table pushes so that an older table never
-	// overwrites a newer one.
+	// overwrites a newer one, and guards mirrors.
 	routesMu sync.Mutex
+	mirrors  map[string]*router.MirrorPolicy // by app, while its candidate is verified
+	mirror   MirrorSource                    // nil when the data plane cannot mirror
 }
 
 // Options tune a Manager.
@@ -70,6 +76,12 @@ type Options struct {
 	// KeepReleases is how many of an app's newest releases keep their files
 	// (source tree and build) for rollback; default 10.
 	KeepReleases int
+	// VerifyWindow is the verification window of apps whose prosper.yaml sets
+	// none; default verify.DefaultWindow.
+	VerifyWindow time.Duration
+	// Grace is how long a promoted release is watched when its prosper.yaml
+	// sets no verify.grace; default verify.DefaultGrace.
+	Grace time.Duration
 }
 
 // New returns a Manager. Call Run to start its background sweeps.
@@ -83,11 +95,22 @@ func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Op
 	if opts.Domain == "" {
 		opts.Domain = "localhost"
 	}
+	if opts.VerifyWindow <= 0 {
+		opts.VerifyWindow = verify.DefaultWindow
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = verify.DefaultGrace
+	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Manager{store: st, runtime: rt, routes: rs, builder: b, opts: opts, log: log,
-		locks: map[string]chan struct{}{}}
+	m := &Manager{store: st, runtime: rt, routes: rs, builder: b, opts: opts, log: log,
+		locks: map[string]chan struct{}{}, sessions: map[string]*session{}, watchers: map[string]*watcher{}, mirrors: map[string]*router.MirrorPolicy{}}
+	// The data plane delivers mirrored exchanges when it can (the node does).
+	if ms, ok := rs.(MirrorSource); ok {
+		m.mirror = ms
+	}
+	return m
 }
 
 // token returns the app's deploy token: a channel of one slot, full while a

@@ -3,6 +3,8 @@ package rollout
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prosperhq/prosper/internal/runtime"
@@ -54,8 +56,17 @@ func (m *Manager) Recover(ctx context.Context) error {
 	}
 	have := map[string]bool{}
 	for _, st := range running {
+		if verificationWorkload(st.ID) {
+			// A verification the control plane's death cut short: its
+			// release was recorded failed above.
+			if err := m.runtime.Stop(ctx, st.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				m.log.Warn("stop interrupted verification", "workload", st.ID, "err", err)
+			}
+			continue
+		}
 		have[st.ID] = true
 	}
+	_ = os.RemoveAll(filepath.Join(m.opts.DataDir, "verify"))
 	var started []string
 	for _, a := range apps {
 		live, err := m.store.LiveRelease(ctx, a.Name)
@@ -97,7 +108,28 @@ func (m *Manager) Recover(ctx context.Context) error {
 			}
 		}
 	}
-	return m.SyncRoutes(ctx)
+	if err := m.SyncRoutes(ctx); err != nil {
+		return err
+	}
+	for _, a := range apps {
+		if live, err := m.store.LiveRelease(ctx, a.Name); err == nil {
+			m.startLiveWatch(live)
+		}
+	}
+	return nil
+}
+
+// Close stops the bots and grace watches of every app.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	apps := make([]string, 0, len(m.watchers))
+	for app := range m.watchers {
+		apps = append(apps, app)
+	}
+	m.mu.Unlock()
+	for _, app := range apps {
+		m.stopWatch(app)
+	}
 }
 
 // stopDrained stops a release's workload, if it runs, once the router has no
@@ -129,6 +161,9 @@ func (m *Manager) stopDrained(ctx context.Context, app string, version int) {
 // releases past their warm time (once they have no request in flight), failed
 // ones, and those of deleted apps.
 func (m *Manager) Run(ctx context.Context, every time.Duration) {
+	m.mu.Lock()
+	m.bg = ctx
+	m.mu.Unlock()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -192,6 +227,14 @@ func (m *Manager) sweepApp(ctx context.Context, app string, sts []runtime.Status
 		}
 	}
 	for _, st := range sts {
+		if verificationWorkload(st.ID) {
+			// Left by a verification that ended without stopping it (the
+			// app's lock is free, so none is running).
+			if err := m.runtime.Stop(ctx, st.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				m.log.Warn("stop verification workload", "workload", st.ID, "err", err)
+			}
+			continue
+		}
 		rel, ok := byVersion[st.Release]
 		if ok && rel.Status == store.StatusLive {
 			continue

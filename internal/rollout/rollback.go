@@ -20,6 +20,15 @@ var ErrNothingToRollBack = errors.New("no earlier release to roll back to")
 // warm; otherwise it is started and health-checked first. It reports whether the
 // switch was instant.
 func (m *Manager) Rollback(ctx context.Context, app string, version int, out io.Writer) (store.Release, bool, error) {
+	rel, instant, err := m.rollback(ctx, app, version, "by hand", out)
+	if err == nil {
+		m.startLiveWatch(rel)
+	}
+	return rel, instant, err
+}
+
+// rollback is Rollback with the reason recorded in its event.
+func (m *Manager) rollback(ctx context.Context, app string, version int, reason string, out io.Writer) (store.Release, bool, error) {
 	if _, err := m.store.GetApp(ctx, app); err != nil {
 		return store.Release{}, false, err
 	}
@@ -57,7 +66,7 @@ func (m *Manager) Rollback(ctx context.Context, app string, version int, out io.
 		return store.Release{}, false, err
 	}
 	m.event(ctx, "release.rolled_back", app, target.Version, map[string]any{
-		"from": live.Version, "to": target.Version, "instant": instant})
+		"from": live.Version, "to": target.Version, "instant": instant, "reason": reason})
 	say(out, "-----> rolled back %s to v%d (%s)", app, target.Version, m.URL(app))
 	target, err = m.store.GetRelease(ctx, app, target.Version)
 	return target, instant, err

@@ -27,7 +27,7 @@ func (m *Manager) spec(rel store.Release) (runtime.Spec, error) {
 	maps.Copy(env, buildEnv)
 	maps.Copy(env, rel.Env)
 	// Every release of an app shares one data directory, so the data outlives
-	// releases; the mirror phase of the next issue gives candidates a copy.
+	// releases; in mirror production candidates get a copy (verifyCandidate).
 	dataDir := m.appDataDir(rel.App)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return runtime.Spec{}, fmt.Errorf("create app data dir: %w", err)
@@ -79,31 +79,11 @@ func (m *Manager) startAndWait(ctx context.Context, rel *store.Release, timeout 
 	say(out, "-----> started v%d (%s); waiting for %s", rel.Version, spec.Command, healthWords(spec.HealthPath))
 
 	started = time.Now()
-	deadline := time.Now().Add(timeout)
-	for {
-		st, err := m.workload(ctx, spec.ID)
-		if err == nil && st.Ready() {
-			rel.Phases["health"] = seconds(time.Since(started))
-			return nil
-		}
-		if err == nil && restarts(st) >= crashLimit {
-			return fmt.Errorf("v%d crashed %d times while starting: %s", rel.Version, restarts(st), CrashWords(st))
-		}
-		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("v%d did not become healthy within %s (%s)", rel.Version, timeout, healthWords(spec.HealthPath))
-			if err == nil && exited(st) {
-				// Also when it has not been restarted yet: how the process
-				// ended is the first thing to know.
-				msg += ": " + CrashWords(st)
-			}
-			return errors.New(msg)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	if _, err := m.waitReady(ctx, spec, rel.Version, timeout); err != nil {
+		return err
 	}
+	rel.Phases["health"] = seconds(time.Since(started))
+	return nil
 }
 
 func healthWords(path string) string {
@@ -228,6 +208,10 @@ func (m *Manager) pushRoutes(ctx context.Context, override map[string]int) error
 		}
 		if st, ok := byID[WorkloadID(a.Name, version)]; ok && version > 0 {
 			route.Backends = []router.Backend{{Release: version, Addrs: addrs(st), Weight: 100}}
+			if p := m.mirrors[a.Name]; p != nil {
+				mp := *p
+				route.Mirror = &mp
+			}
 		}
 		t.Routes = append(t.Routes, route)
 	}

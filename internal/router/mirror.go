@@ -31,6 +31,10 @@ type MirrorPolicy struct {
 // DefaultMirrorMaxBodyBytes is the body limit of a MirrorPolicy that sets none.
 const DefaultMirrorMaxBodyBytes = 1 << 20
 
+// BotStepHeader marks a request of a synthetic customer (a bot journey step):
+// it is copied to the candidate whatever the policy's share.
+const BotStepHeader = "Prosper-Bot-Step"
+
 // MirrorHeader is set to "1" on every request the router copies to a candidate,
 // so the candidate can tell a copy from a real request (and, say, skip sending
 // e-mails). The router removes it from the requests it sends to the live release

@@ -400,3 +400,29 @@ func TestMirrorTableRoundTrip(t *testing.T) {
 		t.Errorf("Table().Routes[0].Mirror = %+v, want the policy as set, unaffected by the caller's later change", got)
 	}
 }
+
+// TestMirrorBotRequestsAlways: a bot journey's requests are copied whatever the
+// share, since the journey is judged on the candidate's answers too.
+func TestMirrorBotRequestsAlways(t *testing.T) {
+	_, liveAddr := startRecording(t, "live")
+	cand, candAddr := startRecording(t, "cand")
+	rt, srv := startMirrorRouter(t, mirrorTable(liveAddr, candAddr, 0.0001, 0), 1024, 4, 5*time.Second)
+	c := newClient(t)
+	for i := range 10 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+		req.Host = "shop.localhost"
+		if i%2 == 0 {
+			req.Header.Set(BotStepHeader, fmt.Sprintf("run%d.0", i))
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	eventually(t, "bot copies settled", func() bool { return mirrorReading(rt, "shop", 2).settled() == 5 })
+	if got := cand.n.Load(); got != 5 {
+		t.Errorf("candidate got %d copies, want the 5 bot requests", got)
+	}
+}

@@ -74,7 +74,12 @@ type mirrorJob struct {
 // to be captured. It never blocks on the candidate.
 func (m *mirrorer) offer(t *mirrorTarget, r *http.Request, a *attempt, received time.Time) {
 	// A protocol upgrade is a connection, not a request that can be replayed.
-	if r.Header.Get("Upgrade") != "" || !t.sample() {
+	if r.Header.Get("Upgrade") != "" {
+		return
+	}
+	// A synthetic customer's request is always copied whatever the share: its
+	// journey is judged on the candidate's answers too.
+	if r.Header.Get(BotStepHeader) == "" && !t.sample() {
 		return
 	}
 	body, ok := bufferBody(r, t.maxBody)

@@ -261,6 +261,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.cancel()
 	<-s.done
 	s.background.Wait()
+	s.rollout.Close()
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

@@ -101,6 +101,48 @@ CREATE TABLE tokens (
 	created_at INTEGER NOT NULL
 );
 `},
+	// Incidents, like events, carry no foreign key to apps: delivery readings
+	// (time to restore, change failure rate) must stay true after an app is
+	// deleted. Bot runs belong to their app and go with it, so a re-created app
+	// of the same name, whose versions start again at 1, never inherits them.
+	// Costs are DOUBLE PRECISION, which SQLite reads as REAL and PostgreSQL as
+	// float8 (its REAL is float4).
+	{version: 2, name: "mirror production: verification, incidents, bot runs", up: `
+ALTER TABLE releases ADD COLUMN verification TEXT;
+
+CREATE TABLE incidents (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	app             TEXT NOT NULL,
+	title           TEXT NOT NULL,
+	cause           TEXT NOT NULL,
+	release_version INTEGER NOT NULL DEFAULT 0,
+	resolved_by     INTEGER NOT NULL DEFAULT 0,
+	details         TEXT NOT NULL DEFAULT '',
+	opened_at       INTEGER NOT NULL,
+	resolved_at     INTEGER
+);
+CREATE INDEX incidents_app ON incidents(app, opened_at);
+CREATE INDEX incidents_opened ON incidents(opened_at);
+
+CREATE TABLE bot_runs (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	app             TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	release_version INTEGER NOT NULL,
+	target          TEXT NOT NULL,
+	scenario        TEXT NOT NULL,
+	file            TEXT NOT NULL DEFAULT '',
+	passed          BOOLEAN NOT NULL,
+	failed_step     INTEGER NOT NULL,
+	step_name       TEXT NOT NULL DEFAULT '',
+	reason          TEXT NOT NULL DEFAULT '',
+	cost_amount     DOUBLE PRECISION NOT NULL DEFAULT 0,
+	cost_currency   TEXT NOT NULL DEFAULT '',
+	started         INTEGER NOT NULL,
+	duration_ns     INTEGER NOT NULL
+);
+CREATE INDEX bot_runs_app_started ON bot_runs(app, started);
+CREATE INDEX bot_runs_app_release ON bot_runs(app, release_version, target);
+`},
 }
 
 // migrate applies the pending migrations of list in one transaction, so a

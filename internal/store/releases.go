@@ -53,6 +53,10 @@ type Release struct {
 	CreatedAt  time.Time          `json:"created_at"`
 	LiveAt     *time.Time         `json:"live_at,omitempty"` // first time it went live
 	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+	// Verification is the mirror phase's report (gates with their figures,
+	// per-endpoint differences with examples, a summary of the bot runs), written
+	// by the rollout. The store keeps it as opaque JSON; nil when there is none.
+	Verification json.RawMessage `json:"verification,omitempty"`
 }
 
 // MarshalJSON writes Reasons as [] rather than null when there are none.
@@ -75,8 +79,8 @@ func validStatus(s string) error {
 // CreateRelease stores a new release of r.App and returns it. The version is the
 // app's next one (1, 2, 3 ...), assigned atomically from a counter on the app, so
 // concurrent calls never share or skip a number. Status defaults to
-// StatusBuilding, Replicas to 1 and CreatedAt to now. It returns ErrNotFound if
-// the app does not exist.
+// StatusBuilding, Replicas to 1 and CreatedAt to now. Verification, if any, must
+// be valid JSON (ErrInvalid). It returns ErrNotFound if the app does not exist.
 func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 	if r.Status == "" {
 		r.Status = StatusBuilding
@@ -106,6 +110,11 @@ func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 	if err != nil {
 		return Release{}, fmt.Errorf("create release of app %q: %w", r.App, err)
 	}
+	var verification sql.NullString
+	r.Verification, verification, err = encodeVerification(r.Verification)
+	if err != nil {
+		return Release{}, fmt.Errorf("create release of app %q: %w", r.App, err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		// UPDATE ... RETURNING takes the app's row lock in PostgreSQL as well, which
 		// is what makes the counter safe there too.
@@ -119,11 +128,12 @@ func (s *Store) CreateRelease(ctx context.Context, r Release) (Release, error) {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO releases (app, version, status, commit_sha, branch, source,
-	artifact, command, health_path, replicas, env, build_log, reasons, phases, created_at, live_at, finished_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+	artifact, command, health_path, replicas, env, build_log, reasons, phases, created_at, live_at, finished_at,
+	verification)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			r.App, r.Version, r.Status, r.Commit, r.Branch, r.Source,
 			r.Artifact, r.Command, r.HealthPath, r.Replicas, env, r.BuildLog, reasons, phases,
-			toNanos(r.CreatedAt), nullNanos(r.LiveAt), nullNanos(r.FinishedAt))
+			toNanos(r.CreatedAt), nullNanos(r.LiveAt), nullNanos(r.FinishedAt), verification)
 		return err
 	})
 	if err != nil {
@@ -133,8 +143,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 }
 
 // UpdateRelease stores the mutable fields of an existing release: status,
-// artifact, command, health path, reasons, phases, build log, live and finished
-// times. The other fields (commit, env, source...) are fixed at creation. A
+// artifact, command, health path, replicas, reasons, phases, build log, live and
+// finished times, and the verification report (which must be valid JSON, or nil
+// for none). The other fields (commit, env, source...) are fixed at creation. A
 // release only becomes live through Promote, so setting StatusLive on a release
 // that is not live already is ErrInvalid. It returns ErrNotFound if the release
 // does not exist.
@@ -143,6 +154,10 @@ func (s *Store) UpdateRelease(ctx context.Context, r Release) error {
 		return fmt.Errorf("update release %s v%d: %w", r.App, r.Version, err)
 	}
 	_, reasons, phases, err := encodeReleaseJSON(r)
+	if err != nil {
+		return fmt.Errorf("update release %s v%d: %w", r.App, r.Version, err)
+	}
+	_, verification, err := encodeVerification(r.Verification)
 	if err != nil {
 		return fmt.Errorf("update release %s v%d: %w", r.App, r.Version, err)
 	}
@@ -160,10 +175,11 @@ func (s *Store) UpdateRelease(ctx context.Context, r Release) error {
 			return fmt.Errorf("status %s to live: use Promote: %w", current, ErrInvalid)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE releases SET status = $1, artifact = $2, command = $3,
-	health_path = $4, reasons = $5, phases = $6, build_log = $7, live_at = $8, finished_at = $9, replicas = $10
-WHERE app = $11 AND version = $12`,
+	health_path = $4, reasons = $5, phases = $6, build_log = $7, live_at = $8, finished_at = $9, replicas = $10,
+	verification = $11
+WHERE app = $12 AND version = $13`,
 			r.Status, r.Artifact, r.Command, r.HealthPath, reasons, phases, r.BuildLog,
-			nullNanos(r.LiveAt), nullNanos(r.FinishedAt), max(r.Replicas, 1), r.App, r.Version)
+			nullNanos(r.LiveAt), nullNanos(r.FinishedAt), max(r.Replicas, 1), verification, r.App, r.Version)
 		return err
 	})
 	if err != nil {
@@ -226,7 +242,7 @@ func (s *Store) ReleasesInStatus(ctx context.Context, statuses ...string) ([]Rel
 
 // releaseColumns is the column list scanRelease reads, in order.
 const releaseColumns = `app, version, status, commit_sha, branch, source, artifact, command, health_path,
-	replicas, env, build_log, reasons, phases, created_at, live_at, finished_at`
+	replicas, env, build_log, reasons, phases, created_at, live_at, finished_at, verification`
 
 func queryReleases(ctx context.Context, q queryer, where string, args ...any) ([]Release, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+releaseColumns+` FROM releases `+where, args...)
@@ -274,10 +290,14 @@ func scanRelease(sc scanner) (Release, error) {
 	var env, reasons, phases string
 	var created int64
 	var liveAt, finishedAt sql.NullInt64
+	var verification sql.NullString
 	if err := sc.Scan(&r.App, &r.Version, &r.Status, &r.Commit, &r.Branch, &r.Source, &r.Artifact,
 		&r.Command, &r.HealthPath, &r.Replicas, &env, &r.BuildLog, &reasons, &phases,
-		&created, &liveAt, &finishedAt); err != nil {
+		&created, &liveAt, &finishedAt, &verification); err != nil {
 		return Release{}, err
+	}
+	if verification.Valid {
+		r.Verification = json.RawMessage(verification.String)
 	}
 	if err := json.Unmarshal([]byte(env), &r.Env); err != nil {
 		return Release{}, fmt.Errorf("release %s v%d: env: %w", r.App, r.Version, err)

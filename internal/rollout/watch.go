@@ -1,0 +1,302 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prosperhq/prosper/internal/appconfig"
+	"github.com/prosperhq/prosper/internal/bots"
+	"github.com/prosperhq/prosper/internal/router"
+	"github.com/prosperhq/prosper/internal/store"
+	"github.com/prosperhq/prosper/internal/verify"
+)
+
+// MetricsReader is the part of the data plane that reports what users got from
+// each release; the grace watch reads it. The node implements it.
+type MetricsReader interface {
+	Metrics(ctx context.Context) ([]router.ReleaseMetrics, error)
+}
+
+// watcher runs an app's synthetic customers against its live release and, for
+// a grace period after a promotion, watches the new release for a regression.
+type watcher struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// graceErrorMinRequests is how many requests the grace watch needs before it
+// judges the new release's error rate.
+const graceErrorMinRequests = 20
+
+// graceBotFailures is how many failed runs in a row of one journey make a
+// regression: one failure can be the bot's own bad luck.
+const graceBotFailures = 2
+
+// background returns the context of work that outlives a request: the one Run
+// was given, or a fresh one when Run is not running.
+func (m *Manager) background() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.bg != nil {
+		return m.bg
+	}
+	return context.Background()
+}
+
+// stopWatch stops the app's watcher, if any, and waits for it.
+func (m *Manager) stopWatch(app string) {
+	m.mu.Lock()
+	w := m.watchers[app]
+	delete(m.watchers, app)
+	m.mu.Unlock()
+	if w != nil {
+		w.cancel()
+		<-w.done
+	}
+}
+
+// startLiveWatch keeps the bots of a live release running against it.
+func (m *Manager) startLiveWatch(rel store.Release) {
+	cfg, err := appconfig.Load(rel.Artifact)
+	if err != nil {
+		m.log.Warn("prosper.yaml of the live release", "app", rel.App, "release", rel.Version, "err", err)
+		return
+	}
+	m.startWatch(rel, nil, 0, cfg)
+}
+
+// startGrace watches a just promoted release for its grace period, then keeps
+// its bots running against it.
+func (m *Manager) startGrace(rel, prev store.Release, cfg appconfig.Config) {
+	grace := cfg.Verify.Grace.Duration()
+	if grace <= 0 {
+		grace = m.opts.Grace
+	}
+	m.startWatch(rel, &prev, grace, cfg)
+}
+
+// startWatch replaces the app's watcher. prev is the release to roll back to
+// when the watched one regresses within grace; nil watches without grace.
+func (m *Manager) startWatch(rel store.Release, prev *store.Release, grace time.Duration, cfg appconfig.Config) {
+	m.stopWatch(rel.App)
+	scenarios, err := bots.Load(rel.Artifact, cfg.Bots)
+	if err != nil {
+		m.log.Warn("bots of the live release", "app", rel.App, "release", rel.Version, "err", err)
+		scenarios = nil
+	}
+	if prev == nil && len(scenarios) == 0 {
+		return // nothing to run, nothing to watch
+	}
+	ctx, cancel := context.WithCancel(m.background())
+	w := &watcher{cancel: cancel, done: make(chan struct{})}
+	m.mu.Lock()
+	m.watchers[rel.App] = w
+	m.mu.Unlock()
+	go func() {
+		defer close(w.done)
+		m.watch(ctx, rel, prev, grace, cfg, scenarios)
+	}()
+}
+
+// botTally follows the live runs of the watched release's journeys.
+type botTally struct {
+	mu      sync.Mutex
+	inARow  map[string]int // consecutive failures per journey
+	failure string         // the first journey that failed graceBotFailures times in a row
+	runs    []store.BotRun
+}
+
+func (b *botTally) add(app string, release int, run bots.Run) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := store.BotRun{App: app, Release: release, Target: store.TargetLive, Scenario: run.Scenario, File: run.File,
+		Passed: run.Passed, FailedStep: -1, Reason: run.Reason, Started: run.Started, Duration: run.Duration}
+	if !run.Passed {
+		r.FailedStep = run.FailedStep
+		if run.FailedStep >= 0 && run.FailedStep < len(run.Steps) {
+			r.StepName = run.Steps[run.FailedStep].Name
+		}
+		r.CostAmount, r.CostCurrency = run.Cost.Amount, run.Cost.Currency
+	}
+	b.runs = append(b.runs, r)
+	if run.Passed {
+		b.inARow[run.Scenario] = 0
+		return
+	}
+	b.inARow[run.Scenario]++
+	if b.inARow[run.Scenario] >= graceBotFailures && b.failure == "" {
+		b.failure = fmt.Sprintf("bot journey %q failed %d times in a row: %s", run.Scenario, b.inARow[run.Scenario], run.Reason)
+	}
+}
+
+func (b *botTally) take() ([]store.BotRun, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	runs := b.runs
+	b.runs = nil
+	return runs, b.failure
+}
+
+// watch is the body of a watcher.
+func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Release, grace time.Duration, cfg appconfig.Config, scenarios []bots.Scenario) {
+	app := rel.App
+	tally := &botTally{inARow: map[string]int{}}
+	inGrace := prev != nil
+	run := scenarios
+	if inGrace && len(run) == 0 {
+		run = []bots.Scenario{bots.Smoke(cfg.Health)}
+	}
+	runner := bots.NewRunner(run, bots.Target{BaseURL: m.opts.RouterURL, Host: app + "." + m.opts.Domain},
+		func(r bots.Run) { tally.add(app, rel.Version, r) })
+	runner.Start(ctx)
+	defer runner.Stop()
+	flush := func() {
+		runs, _ := tally.take()
+		if len(runs) > 0 {
+			if err := m.store.RecordBotRuns(context.WithoutCancel(ctx), runs); err != nil {
+				m.log.Warn("record bot runs", "app", app, "err", err)
+			}
+		}
+	}
+	defer flush()
+
+	gates, _ := verify.ParseGates(cfg.Verify.Gates)
+	id := WorkloadID(app, rel.Version)
+	baseRestarts := -1
+	if st, err := m.workload(ctx, id); err == nil {
+		baseRestarts = restarts(st)
+	}
+	base, haveBase := m.releaseMetrics(ctx, app, rel.Version)
+	prevBase, _ := m.releaseMetrics(ctx, app, prev0(prev))
+	end := time.Now().Add(grace)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastFlush := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if time.Since(lastFlush) > 5*time.Second {
+			flush()
+			lastFlush = time.Now()
+		}
+		if !inGrace {
+			continue
+		}
+		if live, err := m.store.LiveRelease(ctx, app); err != nil || live.Version != rel.Version {
+			return // another release went live, or the app is gone: not ours to watch
+		}
+		reason, cause := "", store.CauseRollback
+		if st, err := m.workload(ctx, id); err == nil && baseRestarts >= 0 && restarts(st) > baseRestarts {
+			reason, cause = fmt.Sprintf("v%d crashed after promotion: %s", rel.Version, CrashWords(st)), store.CauseCrashLoop
+		}
+		if cur, ok := m.releaseMetrics(ctx, app, rel.Version); reason == "" && ok && haveBase {
+			n := cur.Requests - base.Requests
+			if n >= graceErrorMinRequests {
+				rate := float64(cur.Status5xx-base.Status5xx) / float64(n)
+				was := prevBase.errorRate()
+				if rate > was+gates.ErrorRate+1e-9 {
+					reason = fmt.Sprintf("v%d answered %d of %d requests with a 5xx after promotion (%s; v%d: %s)",
+						rel.Version, cur.Status5xx-base.Status5xx, n, pctText(rate), prev.Version, pctText(was))
+				}
+			}
+		}
+		if _, failure := tally.take0(); reason == "" && failure != "" {
+			reason = fmt.Sprintf("v%d regressed after promotion: %s", rel.Version, failure)
+		}
+		if reason != "" {
+			flush()
+			m.autoRollback(ctx, rel, *prev, cause, reason)
+			return
+		}
+		if time.Now().After(end) {
+			inGrace = false
+			m.event(ctx, "release.trusted", app, rel.Version, map[string]any{"grace_seconds": grace.Seconds()})
+			if len(scenarios) == 0 {
+				return
+			}
+			if len(run) != len(scenarios) {
+				// The smoke journey ran for the grace period only.
+				runner.Stop()
+				runner = bots.NewRunner(scenarios, bots.Target{BaseURL: m.opts.RouterURL, Host: app + "." + m.opts.Domain},
+					func(r bots.Run) { tally.add(app, rel.Version, r) })
+				runner.Start(ctx)
+			}
+		}
+	}
+}
+
+func (b *botTally) take0() (int, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.runs), b.failure
+}
+
+func prev0(p *store.Release) int {
+	if p == nil {
+		return 0
+	}
+	return p.Version
+}
+
+// releaseReading is one reading of a release's router counters.
+type releaseReading struct{ Requests, Status5xx int64 }
+
+func (r releaseReading) errorRate() float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.Status5xx) / float64(r.Requests)
+}
+
+func (m *Manager) releaseMetrics(ctx context.Context, app string, release int) (releaseReading, bool) {
+	mr, ok := m.routes.(MetricsReader)
+	if !ok || release == 0 {
+		return releaseReading{}, false
+	}
+	all, err := mr.Metrics(ctx)
+	if err != nil {
+		return releaseReading{}, false
+	}
+	for _, r := range all {
+		if r.App == app && r.Release == release {
+			return releaseReading{Requests: r.Requests, Status5xx: r.Status5xx}, true
+		}
+	}
+	return releaseReading{}, true
+}
+
+// autoRollback puts prev back live because rel regressed within its grace
+// period, and records the incident: opened when the regression was seen,
+// resolved by the rollback.
+func (m *Manager) autoRollback(ctx context.Context, rel, prev store.Release, cause, reason string) {
+	app := rel.App
+	m.log.Warn("release regressed after promotion; rolling back", "app", app, "release", rel.Version, "to", prev.Version, "reason", reason)
+	inc, err := m.store.OpenIncident(ctx, store.Incident{App: app, Title: fmt.Sprintf("v%d regressed after promotion and was rolled back", rel.Version),
+		Cause: cause, Release: rel.Version, Details: reason})
+	if err != nil {
+		m.log.Error("open incident", "app", app, "err", err)
+	} else {
+		m.event(ctx, "incident.opened", app, rel.Version, map[string]any{"incident": inc.ID, "cause": cause, "reason": reason})
+	}
+	to, _, err := m.rollback(ctx, app, prev.Version, "automatic: "+reason, nil)
+	if err != nil {
+		m.log.Error("automatic rollback", "app", app, "to", prev.Version, "err", err)
+		return
+	}
+	// The bots of the release put back live go on; from another goroutine,
+	// since this one is the watcher startLiveWatch replaces.
+	go m.startLiveWatch(to)
+	if inc.ID != 0 {
+		if _, err := m.store.ResolveIncident(ctx, inc.ID, to.Version, time.Time{}); err != nil && !errors.Is(err, store.ErrInvalid) {
+			m.log.Error("resolve incident", "app", app, "err", err)
+		} else {
+			m.event(ctx, "incident.resolved", app, to.Version, map[string]any{"incident": inc.ID, "resolved_by": to.Version, "by": "automatic rollback"})
+		}
+	}
+}

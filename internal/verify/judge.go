@@ -1,0 +1,167 @@
+package verify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/prosperhq/prosper/internal/compare"
+)
+
+// Gate names in a verdict, besides the latency quantiles.
+const (
+	GateTraffic   = "traffic"
+	GateRestarts  = "restarts"
+	GateErrorRate = "error_rate"
+	GateDiffRate  = "diff_rate"
+	GateBots      = "bots"
+)
+
+// GateResult is one gate's figures and outcome.
+type GateResult struct {
+	Name      string `json:"name"`
+	Passed    bool   `json:"passed"`
+	Live      string `json:"live,omitempty"`
+	Candidate string `json:"candidate"`
+	Threshold string `json:"threshold"`
+	// Skipped says the gate had too little data to be judged; it does not
+	// fail the verdict (the traffic gate does that).
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// Differences are the response comparison's figures for a verdict.
+type Differences struct {
+	Total     int                      `json:"total"`
+	Differing int                      `json:"differing"`
+	Endpoints []compare.EndpointReport `json:"endpoints"`
+}
+
+// Verdict is the outcome of a verification.
+type Verdict struct {
+	Passed bool         `json:"passed"`
+	Gates  []GateResult `json:"gates"`
+	// Reasons say, for a failed verdict, which gate failed and what to look at:
+	// the endpoint, the JSON path, the bot step.
+	Reasons []string `json:"reasons"`
+}
+
+// Judge applies the gates to the figures of a window. minRequests is the number
+// of compared requests a verdict needs: fewer is a failed traffic gate, since
+// missing data is never a pass.
+func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
+	v := Verdict{Passed: true, Reasons: []string{}}
+	add := func(r GateResult, reasons ...string) {
+		v.Gates = append(v.Gates, r)
+		if !r.Passed {
+			v.Passed = false
+			v.Reasons = append(v.Reasons, reasons...)
+		}
+	}
+
+	add(GateResult{Name: GateRestarts, Passed: f.Restarts == 0, Candidate: fmt.Sprint(f.Restarts), Threshold: "0"},
+		fmt.Sprintf("restarts: the candidate's process ended %d times during verification: %s", f.Restarts, f.Crash))
+
+	add(GateResult{Name: GateTraffic, Passed: f.Requests >= minRequests, Candidate: fmt.Sprint(f.Requests), Threshold: fmt.Sprintf(">= %d", minRequests)},
+		fmt.Sprintf("traffic: only %d mirrored requests were compared, %d needed: send traffic, add bots (bots/*.yaml) or lower verify.min_requests", f.Requests, minRequests))
+
+	if f.Requests > 0 {
+		rise := f.CandidateErrorRate - f.LiveErrorRate
+		add(GateResult{Name: GateErrorRate, Passed: rise <= g.ErrorRate+1e-9,
+			Live: pct(f.LiveErrorRate), Candidate: pct(f.CandidateErrorRate), Threshold: "+" + pct(g.ErrorRate)},
+			fmt.Sprintf("error_rate: the candidate answered %d of %d mirrored requests with a 5xx or not at all (%s) against live's %d (%s); allowed +%s%s",
+				f.CandidateErrors, f.Requests, pct(f.CandidateErrorRate), f.LiveErrors, pct(f.LiveErrorRate), pct(g.ErrorRate), statusEndpoints(d)))
+
+		for _, l := range g.Latency {
+			live, cand := f.Live.Get(l.Quantile), f.Candidate.Get(l.Quantile)
+			if f.LatencySamples < MinLatencySamples {
+				v.Gates = append(v.Gates, GateResult{Name: l.Quantile, Passed: true, Skipped: true,
+					Candidate: fmt.Sprintf("not judged: %d answers after warm-up, %d needed", f.LatencySamples, MinLatencySamples),
+					Threshold: l.Text})
+				continue
+			}
+			limit := l.Limit(live)
+			add(GateResult{Name: l.Quantile, Passed: cand <= limit,
+				Live: msText(live), Candidate: msText(cand), Threshold: l.Text},
+				fmt.Sprintf("%s: the candidate took %s against live's %s on the same requests; allowed %s (%s)",
+					l.Quantile, msText(cand), msText(live), msText(limit), l.Text))
+		}
+	}
+
+	if d.Total > 0 {
+		rate := float64(d.Differing) / float64(d.Total)
+		reasons := []string{fmt.Sprintf("diff_rate: %d of %d mirrored answers differ from live's (%s); allowed %s",
+			d.Differing, d.Total, pct(rate), pct(g.DiffRate))}
+		for i, e := range d.Endpoints {
+			if e.Differing == 0 || i >= 5 {
+				break
+			}
+			rs := e.Reasons()
+			if len(rs) > 3 {
+				rs = rs[:3]
+			}
+			reasons = append(reasons, rs...)
+		}
+		add(GateResult{Name: GateDiffRate, Passed: rate <= g.DiffRate+1e-9,
+			Candidate: pct(rate), Threshold: pct(g.DiffRate)}, reasons...)
+	}
+
+	runs, passed := 0, 0
+	var reasons []string
+	for _, b := range f.Bots {
+		if b.CandidateRuns == 0 {
+			continue
+		}
+		if b.LiveFailures > 0 && b.LiveFailures == b.LiveRuns {
+			// The journey fails on live as well: it says nothing about the
+			// candidate (a broken bot, or a new journey for a new feature).
+			continue
+		}
+		runs += b.CandidateRuns
+		passed += b.CandidateRuns - b.CandidateFails
+		if b.CandidateFails > 0 {
+			s := fmt.Sprintf("bots: journey %q failed %d of %d runs on the candidate: %s", b.Scenario, b.CandidateFails, b.CandidateRuns, b.Reason)
+			if b.Cost != "" {
+				s += fmt.Sprintf(" (in production each failure would cost %s)", b.Cost)
+			}
+			reasons = append(reasons, s)
+		}
+	}
+	if runs > 0 {
+		rate := float64(passed) / float64(runs)
+		add(GateResult{Name: GateBots, Passed: rate >= g.Bots-1e-9,
+			Candidate: fmt.Sprintf("%d/%d passed", passed, runs), Threshold: pct(g.Bots)}, reasons...)
+	}
+	return v
+}
+
+// statusEndpoints names the endpoints whose status changed, for the error gate.
+func statusEndpoints(d Differences) string {
+	var names []string
+	for _, e := range d.Endpoints {
+		for _, p := range e.Paths {
+			if p.Kind == compare.KindStatus && strings.HasPrefix(p.Candidate, "5") {
+				names = append(names, fmt.Sprintf("%s answered %s where live answered %s", e.Endpoint, p.Candidate, p.Live))
+				break
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	if len(names) > 3 {
+		names = names[:3]
+	}
+	return ": " + strings.Join(names, "; ")
+}
+
+func pct(f float64) string {
+	s := fmt.Sprintf("%.1f", f*100)
+	s = strings.TrimSuffix(s, ".0")
+	return s + "%"
+}
+
+func msText(f float64) string {
+	if f >= 100 {
+		return fmt.Sprintf("%.0f ms", f)
+	}
+	return fmt.Sprintf("%.1f ms", f)
+}
