@@ -76,7 +76,8 @@ func (c *deployCmd) run(ctx context.Context, e *env, dir string) error {
 // output too.
 func (c *deployCmd) printer(e *env) func(string) {
 	return func(line string) {
-		if c.watch || strings.HasPrefix(line, "----->") {
+		// prosper's own lines, and the reasons of a verdict under them.
+		if c.watch || strings.HasPrefix(line, "----->") || strings.HasPrefix(line, "       - ") {
 			fmt.Fprintln(e.stdout, line)
 		}
 	}

@@ -331,12 +331,18 @@ func (r *repo) push(remote, refspec string, flags ...string) (string, error) {
 
 // goApp writes a small Go web app that answers "<version> <GREETING>" on /.
 // If $DATA_DIR/crash exists it fails at start, as an app whose database is gone.
+// Its releases differ in what they answer on purpose, so its mirror phase is
+// short and allows every difference: these tests are about pushing and
+// switching; verify_test.go is about verdicts.
 func (r *repo) goApp(version string) {
 	r.t.Helper()
 	r.write("go.mod", "module example.com/testapp\n\ngo 1.22\n")
-	r.write("prosper.yaml", "health: /healthz\nhealth_timeout: 20s\n")
+	r.write("prosper.yaml", "health: /healthz\nhealth_timeout: 20s\n"+quickVerify)
 	r.write("main.go", strings.ReplaceAll(goAppSource, "VERSION", version))
 }
+
+// quickVerify is the verify section of apps whose tests are not about verdicts.
+const quickVerify = "verify: {window: 300ms, min_requests: 1, grace: 2s, gates: {diff_rate: 100%}}\n"
 
 const goAppSource = `package main
 

@@ -35,7 +35,7 @@ func TestKill9MidDeployKeepsServing(t *testing.T) {
 	r := pushGoApp(t, remote, "v1")
 	// v2 builds slowly, so the control plane dies in the middle of it.
 	r.goApp("v2")
-	r.write("prosper.yaml", "health: /healthz\nbuild: sleep 3 && go build -o app .\nrun: ./app\n")
+	r.write("prosper.yaml", "health: /healthz\nbuild: sleep 3 && go build -o app .\nrun: ./app\n"+quickVerify)
 	r.commit("v2")
 	l := startLoad(p, "shop", "/", 4)
 	pushed := make(chan string, 1)
@@ -73,7 +73,7 @@ func TestKill9MidDeployKeepsServing(t *testing.T) {
 		t.Fatalf("after restart: %+v", rels)
 	}
 	// The next push works.
-	r.write("prosper.yaml", "health: /healthz\n")
+	r.write("prosper.yaml", "health: /healthz\n"+quickVerify)
 	r.commit("v2 again")
 	r.mustPush(p.remote("shop"))
 	p.waitBody("shop", "/", "v2", 5*time.Second)

@@ -128,7 +128,7 @@ func TestDeployWorkingTreeAndProcfileApp(t *testing.T) {
 	dir := t.TempDir()
 	r := &repo{t: t, dir: dir}
 	r.write("Procfile", "web: python3 app.py\n")
-	r.write("prosper.yaml", "health: /healthz\n")
+	r.write("prosper.yaml", "health: /healthz\n"+quickVerify)
 	r.write("app.py", `import os
 from http.server import BaseHTTPRequestHandler, HTTPServer
 

@@ -333,7 +333,7 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 				return s.judge(), "gates", nil
 			}
 		}
-		if time.Since(lastSay) >= 2*time.Second {
+		if time.Since(lastSay) >= time.Second {
 			lastSay = time.Now()
 			say(out, "-----> verifying v%d · %s of %s · %s", s.candidate.Version, el.Round(time.Second), s.window, progress(s))
 		}
@@ -452,13 +452,13 @@ func (m *Manager) VerifyStatus(ctx context.Context, app string) (Report, error) 
 	if err != nil {
 		return Report{}, err
 	}
-	for i := len(releases) - 1; i >= 0; i-- {
-		if len(releases[i].Verification) == 0 {
+	for _, rel := range releases { // newest first
+		if len(rel.Verification) == 0 {
 			continue
 		}
 		var r Report
-		if err := json.Unmarshal(releases[i].Verification, &r); err != nil {
-			return Report{}, fmt.Errorf("read the verification report of v%d: %w", releases[i].Version, err)
+		if err := json.Unmarshal(rel.Verification, &r); err != nil {
+			return Report{}, fmt.Errorf("read the verification report of v%d: %w", rel.Version, err)
 		}
 		return r, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -54,6 +55,9 @@ func closeBody(r *http.Request) {
 
 func deployError(err error) *api.Error {
 	var de *rollout.Error
+	if errors.As(err, &de) && de.Release.Status == store.StatusRejected {
+		return &api.Error{Error: err.Error(), Hint: fmt.Sprintf("the live release was not touched; the whole verdict, with examples: prosper verify status %s", de.Release.App)}
+	}
 	if errors.As(err, &de) && de.Release.Version > 0 {
 		return &api.Error{Error: err.Error(), Hint: "the live release was not touched; the build log: prosper releases " + de.Release.App + " (and GET /api/apps/" + de.Release.App + "/releases/N/log)"}
 	}
