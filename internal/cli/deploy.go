@@ -16,8 +16,9 @@ import (
 )
 
 type deployCmd struct {
-	app   string
-	watch bool
+	app    string
+	watch  bool
+	expect []string
 }
 
 func newDeployCmd(e *env) *cobra.Command {
@@ -26,11 +27,15 @@ func newDeployCmd(e *env) *cobra.Command {
 		Use:   "deploy [DIR] --app NAME",
 		Short: "Build and release a working tree without git",
 		Long: `Send the files of DIR (default: the current directory) to prosper, which builds them
-into a new release, starts it, checks its health and switches traffic to it. The
-live release is untouched if anything fails. .git and .prosper are not sent, nor
-what .prosperignore lists. --watch shows the build output as it happens.`,
+into a new release, verifies it in mirror production against the live release
+(when there is one) and switches traffic to it. The live release is untouched if
+anything fails or the verdict is REJECTED. .git and .prosper are not sent, nor
+what .prosperignore lists. --watch shows the build output as it happens.
+--expect-change names endpoints whose answers this release changes on purpose:
+their differences are reported but do not reject it.`,
 		Example: `  prosper deploy --app shop
-  prosper deploy ./examples/go-notes --app notes --watch`,
+  prosper deploy ./examples/go-notes --app notes --watch
+  prosper deploy --app notes --expect-change "GET /"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."
@@ -42,6 +47,7 @@ what .prosperignore lists. --watch shows the build output as it happens.`,
 	}
 	cmd.Flags().StringVar(&c.app, "app", "", "the app to deploy (required)")
 	cmd.Flags().BoolVar(&c.watch, "watch", false, "show the build output as it happens")
+	cmd.Flags().StringArrayVar(&c.expect, "expect-change", nil, `an endpoint this release changes on purpose, such as "GET /api/notes/{id}" (repeatable)`)
 	return cmd
 }
 
@@ -61,6 +67,9 @@ func (c *deployCmd) run(ctx context.Context, e *env, dir string) error {
 	q := url.Values{}
 	if sha := gitHead(ctx, dir); sha != "" {
 		q.Set("commit", sha)
+	}
+	for _, ep := range c.expect {
+		q.Add("expect_change", ep)
 	}
 	res, err := cl.Stream(ctx, http.MethodPost, "/api/apps/"+c.app+"/deploys?"+q.Encode(), "application/gzip", pr,
 		c.printer(e))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type Source struct {
 	Commit  string
 	Branch  string
 	Archive io.Reader // gzip-compressed tar of the tree
+	// ExpectChanges name endpoints whose answers the release changes on
+	// purpose (see ExpectChangeTrailer); the commit's trailers add to them.
+	ExpectChanges []string
 }
 
 // Error is a deploy that ended without a live release. The release it created, if
@@ -144,7 +148,13 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 		return m.fail(ctx, rel, "verify", err.Error(), out)
 	default:
 		started = time.Now()
-		rep, err := m.verifyCandidate(ctx, a, &rel, live, cfg, scenarios, out)
+		expect := slices.Clone(src.ExpectChanges)
+		if src.Commit != "" {
+			if c, err := m.store.GetCommit(ctx, app, src.Commit); err == nil {
+				expect = append(expect, expectedChanges(c.Message)...)
+			}
+		}
+		rep, err := m.verifyCandidate(ctx, a, &rel, live, cfg, scenarios, expect, out)
 		rel.Phases["verify"] = seconds(time.Since(started))
 		if err != nil {
 			phase := "verify"

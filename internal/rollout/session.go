@@ -49,6 +49,9 @@ type session struct {
 	client  *http.Client
 
 	scenarios map[string]bots.Scenario
+	// expect are the endpoints the release changes on purpose
+	// (Prosper-Expect-Change trailers, deploy --expect-change).
+	expect []string
 	journeyMu sync.Mutex
 	journeys  map[string]*journey
 
@@ -247,8 +250,12 @@ func (s *session) settle(runID string) {
 			break
 		}
 	}
-	s.figures.BotRun("candidate", j.scenario, failed < 0, reason, costText(j.live.Cost))
-	s.record(*j.live, "candidate", s.candidate.Version, failed, name, reason)
+	// The live run passed, so its own Cost is zero: the candidate's failure
+	// costs what the scenario says.
+	run := *j.live
+	run.Cost = s.scenarios[j.scenario].Cost
+	s.figures.BotRun("candidate", j.scenario, failed < 0, reason, costText(run.Cost))
+	s.record(run, "candidate", s.candidate.Version, failed, name, reason)
 }
 
 // expire forgets journeys whose candidate answers did not all come (copies

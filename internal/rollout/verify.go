@@ -76,7 +76,6 @@ type Report struct {
 
 // report reads the session's state.
 func (s *session) report(state, decidedBy string, verdict verify.Verdict) Report {
-	total, differing := s.tracker.Totals()
 	endpoints := s.tracker.Report()
 	noise := map[string][]string{}
 	for _, e := range endpoints {
@@ -88,16 +87,27 @@ func (s *session) report(state, decidedBy string, verdict verify.Verdict) Report
 		App: s.app, State: state, Candidate: s.candidate.Version, Live: s.live.Version, DecidedBy: decidedBy,
 		MirrorPercent: s.percent, WindowSeconds: s.window.Seconds(), ElapsedSeconds: seconds(s.elapsed()),
 		MinRequests: s.minReqs, Verdict: verdict, Figures: s.figures.Figures(),
-		Differences: verify.Differences{Total: total, Differing: differing, Endpoints: endpoints},
+		Differences: s.differences(),
 		Noise:       noise, Control: s.control != "", Dropped: s.dropped.Load(),
 		UnjudgedJourneys: s.unjudged.Load(), StartedAt: s.started,
 	}
 }
 
 func (s *session) judge() verify.Verdict {
+	return verify.Judge(s.figures.Figures(), s.differences(), s.gates, s.minReqs)
+}
+
+// differences reads the comparison so far, with the endpoints the release
+// declared as changed on purpose.
+func (s *session) differences() verify.Differences {
 	total, differing := s.tracker.Totals()
-	return verify.Judge(s.figures.Figures(),
-		verify.Differences{Total: total, Differing: differing, Endpoints: s.tracker.Report()}, s.gates, s.minReqs)
+	d := verify.Differences{Total: total, Differing: differing, Endpoints: s.tracker.Report()}
+	for _, e := range d.Endpoints {
+		if expectedEndpoint(s.expect, e.Endpoint) {
+			d.Expected = append(d.Expected, e.Endpoint)
+		}
+	}
+	return d
 }
 
 func (m *Manager) verifyDir(app string, version int) string {
@@ -109,7 +119,7 @@ func (m *Manager) verifyDir(app string, version int) string {
 // and of the bots' journeys, and the gates judge it. The live release is never
 // touched. Everything it started is stopped when it returns.
 func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.Release, live store.Release,
-	cfg appconfig.Config, scenarios []bots.Scenario, out io.Writer) (Report, error) {
+	cfg appconfig.Config, scenarios []bots.Scenario, expect []string, out io.Writer) (Report, error) {
 	app := a.Name
 	gates, err := verify.ParseGates(cfg.Verify.Gates)
 	if err != nil {
@@ -138,6 +148,10 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 	}()
 	s := newSession(app, live, *rel, gates, window, minReqs, float64(cfg.Verify.Mirror), ignore)
 	s.host = app + "." + m.opts.Domain
+	s.expect = expect
+	if len(expect) > 0 {
+		say(out, "-----> expected to change on purpose (not counted by diff_rate): %s", strings.Join(expect, ", "))
+	}
 	if len(scenarios) == 0 {
 		scenarios = []bots.Scenario{bots.Smoke(cfg.Health)}
 	}

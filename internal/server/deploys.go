@@ -27,7 +27,8 @@ func (s *Server) deployHandler(base context.Context) http.HandlerFunc {
 		}
 		defer closeBody(r)
 		src := rollout.Source{Kind: "deploy", Commit: r.URL.Query().Get("commit"), Branch: r.URL.Query().Get("branch"),
-			Archive: http.MaxBytesReader(w, r.Body, maxSourceBytes)}
+			ExpectChanges: r.URL.Query()["expect_change"],
+			Archive:       http.MaxBytesReader(w, r.Body, maxSourceBytes)}
 		s.runDeploy(base, w, name, src)
 	}
 }

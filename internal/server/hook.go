@@ -60,7 +60,8 @@ func (s *Server) hookDeployHandler(base context.Context) http.HandlerFunc {
 		defer closeBody(r)
 		app := r.PathValue("app")
 		src := rollout.Source{Kind: "git", Commit: r.URL.Query().Get("commit"), Branch: r.URL.Query().Get("branch"),
-			Archive: http.MaxBytesReader(w, r.Body, maxSourceBytes)}
+			ExpectChanges: r.URL.Query()["expect_change"],
+			Archive:       http.MaxBytesReader(w, r.Body, maxSourceBytes)}
 		s.runDeploy(base, w, app, src)
 	}
 }

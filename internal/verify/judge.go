@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prosperhq/prosper/internal/compare"
@@ -33,6 +34,23 @@ type Differences struct {
 	Total     int                      `json:"total"`
 	Differing int                      `json:"differing"`
 	Endpoints []compare.EndpointReport `json:"endpoints"`
+	// Expected names the endpoints whose answers the release changes on
+	// purpose (Prosper-Expect-Change): reported, not counted by diff_rate.
+	Expected []string `json:"expected,omitempty"`
+}
+
+// counted returns the answers and differing answers diff_rate judges: those of
+// the endpoints not expected to change.
+func (d Differences) counted() (total, differing int, expected int) {
+	total, differing = d.Total, d.Differing
+	for _, e := range d.Endpoints {
+		if slices.Contains(d.Expected, e.Endpoint) {
+			total -= e.Total
+			differing -= e.Differing
+			expected += e.Total
+		}
+	}
+	return total, differing, expected
 }
 
 // Verdict is the outcome of a verification.
@@ -72,9 +90,9 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 
 		for _, l := range g.Latency {
 			live, cand := f.Live.Get(l.Quantile), f.Candidate.Get(l.Quantile)
-			if f.LatencySamples < MinLatencySamples {
+			if need := MinLatencySamples(l.Quantile); f.LatencySamples < need {
 				v.Gates = append(v.Gates, GateResult{Name: l.Quantile, Passed: true, Skipped: true,
-					Candidate: fmt.Sprintf("not judged: %d answers after warm-up, %d needed", f.LatencySamples, MinLatencySamples),
+					Candidate: fmt.Sprintf("not judged: %d answers after warm-up, %d needed", f.LatencySamples, need),
 					Threshold: l.Text})
 				continue
 			}
@@ -86,14 +104,25 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 		}
 	}
 
-	if d.Total > 0 {
-		rate := float64(d.Differing) / float64(d.Total)
+	if total, differing, expected := d.counted(); total > 0 || expected > 0 {
+		rate := 0.0
+		if total > 0 {
+			rate = float64(differing) / float64(total)
+		}
 		reasons := []string{fmt.Sprintf("diff_rate: %d of %d mirrored answers differ from live's (%s); allowed %s",
-			d.Differing, d.Total, pct(rate), pct(g.DiffRate))}
-		for i, e := range d.Endpoints {
-			if e.Differing == 0 || i >= 5 {
+			differing, total, pct(rate), pct(g.DiffRate))}
+		if expected > 0 {
+			reasons[0] += fmt.Sprintf(" (%d answers of endpoints expected to change not counted)", expected)
+		}
+		shown := 0
+		for _, e := range d.Endpoints {
+			if e.Differing == 0 || shown >= 5 {
 				break
 			}
+			if slices.Contains(d.Expected, e.Endpoint) {
+				continue
+			}
+			shown++
 			rs := e.Reasons()
 			if len(rs) > 3 {
 				rs = rs[:3]

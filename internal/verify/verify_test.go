@@ -56,9 +56,9 @@ func TestJudge(t *testing.T) {
 	}{
 		{"same answers pass", window(20, ok, ok), Differences{Total: 20}, 10, true, ""},
 		{"too little traffic", window(3, ok, ok), Differences{Total: 3}, 10, false, "only 3 mirrored requests"},
-		{"latency needs samples", window(MinLatencySamples+WarmupRequests-1, ok, slow), Differences{Total: 24}, 10, true, ""},
+		{"latency needs samples", window(MinLatencySamples("p50")+WarmupRequests-1, ok, slow), Differences{Total: 24}, 10, true, ""},
 		{"errors", window(20, ok, boom), Differences{Total: 20}, 10, false, "error_rate: the candidate answered 20 of 20"},
-		{"slow", window(40, ok, slow), Differences{Total: 20}, 10, false, "p99: the candidate took 30"},
+		{"slow", window(600, ok, slow), Differences{Total: 20}, 10, false, "p99: the candidate took 30"},
 		{"differences name the path", window(20, ok, ok), diffs, 10, false, "$.count changed type number → string"},
 	}
 	for _, tt := range tests {

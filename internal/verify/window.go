@@ -72,9 +72,19 @@ func (w *Window) Exchange(live, candidate Answer) {
 // latency comparison.
 const WarmupRequests = 5
 
-// MinLatencySamples is how many answers the latency gates need; with fewer, a
-// quantile is one slow answer's latency and the gates are not judged.
-const MinLatencySamples = 20
+// MinLatencySamples is how many answers a latency quantile needs before its
+// gate is judged: 5/(1-q), so that at least five answers lie above it — 10 for
+// p50, 100 for p95, 500 for p99. With fewer, p99 is the latency of the one
+// slowest answer, and a single hiccup of a busy machine would reject a release.
+func MinLatencySamples(quantile string) int {
+	switch quantile {
+	case "p50":
+		return 10
+	case "p95":
+		return 100
+	}
+	return 500
+}
 
 // BotStat is what the window saw of one bot journey on each side.
 type BotStat struct {
