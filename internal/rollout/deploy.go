@@ -16,6 +16,7 @@ import (
 	"github.com/prosperhq/prosper/internal/bots"
 	"github.com/prosperhq/prosper/internal/build"
 	"github.com/prosperhq/prosper/internal/store"
+	"github.com/prosperhq/prosper/internal/verify"
 )
 
 // Source is what a deploy starts from: a tree of files, and where it came from.
@@ -181,6 +182,20 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	if err := m.startAndWait(ctx, &rel, healthTimeout(cfg, m.opts.HealthTimeout), out); err != nil {
 		return m.fail(ctx, rel, "health", err.Error(), out)
 	}
+	if len(cfg.Verify.Steps) > 0 && live.Version > 0 {
+		started = time.Now()
+		reason, err := m.promoteInSteps(ctx, rel, live, cfg, out)
+		rel.Phases["steps"] = seconds(time.Since(started))
+		if err != nil {
+			return m.fail(ctx, rel, "steps", err.Error(), out)
+		}
+		if reason != "" {
+			// Users were served by it: the steps' figures are a verdict too.
+			m.stopDrained(context.WithoutCancel(ctx), app, rel.Version)
+			return m.reject(ctx, rel, Report{Live: live.Version, DecidedBy: "steps",
+				Verdict: verify.Verdict{Reasons: []string{reason}}}, out)
+		}
+	}
 	started = time.Now()
 	if adopt {
 		// Before the switch: the route table is made from the stored app.
@@ -229,7 +244,11 @@ func (m *Manager) reject(ctx context.Context, rel store.Release, rep Report, out
 	}
 	m.event(ctx, "release.rejected", rel.App, rel.Version, map[string]any{
 		"reasons": rep.Verdict.Reasons, "live": rep.Live, "decided_by": rep.DecidedBy})
-	say(out, "-----> REJECTED v%d in mirror production (%s); v%d stays live:", rel.Version, verdictLine(rep), rep.Live)
+	if rep.DecidedBy == "steps" {
+		say(out, "-----> REJECTED v%d during its promotion steps; v%d is live again:", rel.Version, rep.Live)
+	} else {
+		say(out, "-----> REJECTED v%d in mirror production (%s); v%d stays live:", rel.Version, verdictLine(rep), rep.Live)
+	}
 	for _, r := range rep.Verdict.Reasons {
 		say(out, "       - %s", r)
 	}

@@ -56,6 +56,7 @@ type Manager struct {
 	// overwrites a newer one, and guards mirrors.
 	routesMu sync.Mutex
 	mirrors  map[string]*router.MirrorPolicy // by app, while its candidate is verified
+	splits   map[string]*split               // by app, while it is promoted in steps
 	mirror   MirrorSource                    // nil when the data plane cannot mirror
 }
 
@@ -105,7 +106,7 @@ func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Op
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := &Manager{store: st, runtime: rt, routes: rs, builder: b, opts: opts, log: log,
-		locks: map[string]chan struct{}{}, sessions: map[string]*session{}, watchers: map[string]*watcher{}, mirrors: map[string]*router.MirrorPolicy{}}
+		locks: map[string]chan struct{}{}, sessions: map[string]*session{}, watchers: map[string]*watcher{}, mirrors: map[string]*router.MirrorPolicy{}, splits: map[string]*split{}}
 	// The data plane delivers mirrored exchanges when it can (the node does).
 	if ms, ok := rs.(MirrorSource); ok {
 		m.mirror = ms

@@ -206,7 +206,11 @@ func (m *Manager) pushRoutes(ctx context.Context, override map[string]int) error
 			}
 			version = live.Version
 		}
-		if st, ok := byID[WorkloadID(a.Name, version)]; ok && version > 0 {
+		if sp := m.splits[a.Name]; sp != nil && sp.from == version {
+			from, to := byID[WorkloadID(a.Name, sp.from)], byID[WorkloadID(a.Name, sp.to)]
+			route.Backends = splitBackends(sp, addrs(from), addrs(to))
+		}
+		if st, ok := byID[WorkloadID(a.Name, version)]; ok && version > 0 && route.Backends == nil {
 			route.Backends = []router.Backend{{Release: version, Addrs: addrs(st), Weight: 100}}
 			if p := m.mirrors[a.Name]; p != nil {
 				mp := *p
