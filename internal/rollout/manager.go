@@ -47,11 +47,11 @@ type Manager struct {
 	opts    Options
 	log     *slog.Logger
 
-	mu    sync.Mutex
-	locks map[string]chan struct{} // one token per app; holding it means deploying
-	sessions map[string]*session // verifications in progress, by app
-	watchers map[string]*watcher // live bots and grace watches, by app
-	bg       context.Context     // the context Run was given, for background work
+	mu       sync.Mutex
+	locks    map[string]chan struct{} // one token per app; holding it means deploying
+	sessions map[string]*session      // verifications in progress, by app
+	watchers map[string]*watcher      // live bots and grace watches, by app
+	bg       context.Context          // the context Run was given, for background work
 	// routesMu serializes route table pushes so that an older table never
 	// overwrites a newer one, and guards mirrors.
 	routesMu sync.Mutex
