@@ -166,6 +166,10 @@ func (m *Manager) Reconfigure(ctx context.Context, app string, set map[string]st
 	}
 	m.event(ctx, "release.promoted", app, rel.Version, map[string]any{"commit": rel.Commit, "previous": live.Version, "source": "config"})
 	say(out, "-----> v%d is live at %s", rel.Version, m.URL(app))
+	// A config change is not verified in mirror production (the code is the
+	// verified one, and a changed variable is meant to change answers), but it
+	// is watched like any promotion: a crash or rising errors roll it back.
+	m.startGrace(rel, live, cfg)
 	return rel, nil
 }
 
