@@ -166,6 +166,8 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 	m.mu.Unlock()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	lastPrune := time.Now()
+	m.pruneBotRuns(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +176,27 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 			if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep", "err", err)
 			}
+			if time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				m.pruneBotRuns(ctx)
+			}
 		}
+	}
+}
+
+// Bot runs are kept for the test-value readings: the passed ones for a week,
+// the failed ones, which are the catches, for 90 days.
+const (
+	keepPassedBotRuns = 7 * 24 * time.Hour
+	keepFailedBotRuns = 90 * 24 * time.Hour
+)
+
+func (m *Manager) pruneBotRuns(ctx context.Context) {
+	if _, err := m.store.PruneBotRuns(ctx, time.Now().Add(-keepPassedBotRuns), true); err != nil && ctx.Err() == nil {
+		m.log.Warn("prune passed bot runs", "err", err)
+	}
+	if _, err := m.store.PruneBotRuns(ctx, time.Now().Add(-keepFailedBotRuns), false); err != nil && ctx.Err() == nil {
+		m.log.Warn("prune failed bot runs", "err", err)
 	}
 }
 
