@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,16 +56,16 @@ func (e *phaseError) Unwrap() error { return e.err }
 type Report struct {
 	App string `json:"app"`
 	// State is verifying or paused while it runs, then promoted or rejected.
-	State            string         `json:"state"`
-	Candidate        int            `json:"candidate"`
-	Live             int            `json:"live"`
-	DecidedBy        string         `json:"decided_by,omitempty"` // "gates", "hand", "crash"
-	MirrorPercent    float64        `json:"mirror_percent"`
-	WindowSeconds    float64        `json:"window_seconds"`
-	ElapsedSeconds   float64        `json:"elapsed_seconds"`
-	MinRequests      int            `json:"min_requests"`
-	Verdict          verify.Verdict `json:"verdict"`
-	Figures          verify.Figures `json:"figures"`
+	State            string              `json:"state"`
+	Candidate        int                 `json:"candidate"`
+	Live             int                 `json:"live"`
+	DecidedBy        string              `json:"decided_by,omitempty"` // "gates", "hand", "crash"
+	MirrorPercent    float64             `json:"mirror_percent"`
+	WindowSeconds    float64             `json:"window_seconds"`
+	ElapsedSeconds   float64             `json:"elapsed_seconds"`
+	MinRequests      int                 `json:"min_requests"`
+	Verdict          verify.Verdict      `json:"verdict"`
+	Figures          verify.Figures      `json:"figures"`
 	Differences      verify.Differences  `json:"differences"`
 	Noise            map[string][]string `json:"noise"`
 	Control          bool                `json:"control"`
@@ -232,24 +233,33 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		return Report{}, fmt.Errorf("subscribe to mirrored traffic: %w", err)
 	}
 	var workers sync.WaitGroup
-	queue := make(chan router.Exchange, 512)
+	// Two workers, each with its queue; the exchanges of one client connection
+	// go to the same one, so the control instance gets a client's requests in
+	// the client's order, as the router kept them for the candidate.
+	queues := []chan router.Exchange{make(chan router.Exchange, 256), make(chan router.Exchange, 256)}
 	workers.Go(func() {
-		defer close(queue)
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
 		for {
 			ex, err := next()
 			if err != nil {
 				return
 			}
+			h := fnv.New32a()
+			_, _ = io.WriteString(h, ex.Client)
 			select {
-			case queue <- ex:
+			case queues[h.Sum32()%uint32(len(queues))] <- ex:
 			default:
 				s.dropped.Add(1)
 			}
 		}
 	})
-	for range 2 {
+	for _, q := range queues {
 		workers.Go(func() {
-			for ex := range queue {
+			for ex := range q {
 				s.exchange(subCtx, ex)
 			}
 		})

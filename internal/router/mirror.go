@@ -68,12 +68,15 @@ func (p *MirrorPolicy) problems() []error {
 // the user got, and the candidate's, which nobody saw. Bodies are captured up to
 // the policy's MaxBodyBytes.
 type Exchange struct {
-	App              string           `json:"app"`
-	LiveRelease      int              `json:"live_release"`
-	CandidateRelease int              `json:"candidate_release"`
-	Request          CapturedRequest  `json:"request"`
-	Live             CapturedResponse `json:"live"`
-	Candidate        CapturedResponse `json:"candidate"`
+	App              string          `json:"app"`
+	LiveRelease      int             `json:"live_release"`
+	CandidateRelease int             `json:"candidate_release"`
+	Request          CapturedRequest `json:"request"`
+	// Client is the address (host:port) of the connection the request came
+	// on; the exchanges of one connection are delivered in its order.
+	Client    string           `json:"client,omitempty"`
+	Live      CapturedResponse `json:"live"`
+	Candidate CapturedResponse `json:"candidate"`
 	// Time is when the router received the request.
 	Time time.Time `json:"time"`
 }

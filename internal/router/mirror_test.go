@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -424,5 +426,44 @@ func TestMirrorBotRequestsAlways(t *testing.T) {
 	eventually(t, "bot copies settled", func() bool { return mirrorReading(rt, "shop", 2).settled() == 5 })
 	if got := cand.n.Load(); got != 5 {
 		t.Errorf("candidate got %d copies, want the 5 bot requests", got)
+	}
+}
+
+// TestMirrorKeepsConnectionOrder: the copies of one client connection reach the
+// candidate in the order the client sent them, however slow the candidate is on
+// some of them, so a write followed by a read of it stays a write then a read.
+func TestMirrorKeepsConnectionOrder(t *testing.T) {
+	_, liveAddr := startRecording(t, "live")
+	var mu sync.Mutex
+	var order []string
+	cand := startBackend(t, "cand", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			time.Sleep(30 * time.Millisecond) // the write is slow on the candidate
+		}
+		mu.Lock()
+		order = append(order, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+	})
+	rt, srv := startMirrorRouter(t, mirrorTable(liveAddr, addrOf(cand), 100, 0), 1024, 16, 5*time.Second)
+	var exchanges atomic.Int64
+	rt.SetMirrorSink(func(ex Exchange) {
+		if ex.Client == "" {
+			t.Errorf("exchange without the client address")
+		}
+		exchanges.Add(1)
+	})
+	c := newClient(t) // one keep-alive connection
+	const pairs = 20
+	for i := range pairs {
+		send(t, c, http.MethodPost, srv.URL+fmt.Sprintf("/notes/%d", i), "shop.localhost", "x")
+		mustGet(t, c, srv.URL+fmt.Sprintf("/notes/%d", i), "shop.localhost")
+	}
+	eventually(t, "copies delivered", func() bool { return exchanges.Load() == 2*pairs })
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range pairs {
+		if order[2*i] != fmt.Sprintf("POST /notes/%d", i) || order[2*i+1] != fmt.Sprintf("GET /notes/%d", i) {
+			t.Fatalf("the candidate got the copies out of order: %v", order)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -27,9 +28,16 @@ const (
 
 // mirrorer sends the copies of mirrored requests to candidates and hands the
 // exchanges to the sink. The request path only enqueues, without blocking.
+//
+// Each worker has its own queue, and the copies of one client connection always
+// go to the same worker, so they reach the candidate in the order the client
+// sent them: a client that creates a note and then reads it makes the candidate
+// create it before reading it too. Copies of different connections have no
+// order, as the requests themselves have none.
 type mirrorer struct {
 	logger    *slog.Logger
-	queue     chan *mirrorJob
+	queues    []chan *mirrorJob
+	next      atomic.Uint64 // shard of the jobs without a client address
 	workers   int
 	timeout   time.Duration
 	transport *http.Transport
@@ -39,9 +47,13 @@ type mirrorer struct {
 
 func newMirrorer(logger *slog.Logger, queue, workers int, timeout time.Duration) *mirrorer {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	queues := make([]chan *mirrorJob, workers)
+	for i := range queues {
+		queues[i] = make(chan *mirrorJob, max(queue/workers, 1))
+	}
 	return &mirrorer{
 		logger:  logger,
-		queue:   make(chan *mirrorJob, queue),
+		queues:  queues,
 		workers: workers,
 		timeout: timeout,
 		// A transport of its own: a candidate that hangs or hoards connections
@@ -64,6 +76,7 @@ type mirrorJob struct {
 	request  CapturedRequest
 	url      url.URL // path and query of the request
 	host     string
+	client   string // the client's address, host:port
 	clientIP string
 	proto    string
 	live     *liveCapture // nil when no sink was set: nobody wants the pair
@@ -100,6 +113,7 @@ func (m *mirrorer) offer(t *mirrorTarget, r *http.Request, a *attempt, received 
 	if r.TLS != nil {
 		job.proto = "https"
 	}
+	job.client = r.RemoteAddr
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		job.clientIP = ip
 	}
@@ -107,20 +121,30 @@ func (m *mirrorer) offer(t *mirrorTarget, r *http.Request, a *attempt, received 
 		job.live = newLiveCapture(t.maxBody)
 	}
 	m.start.Do(func() {
-		for range m.workers {
-			go m.work()
+		for _, q := range m.queues {
+			go m.work(q)
 		}
 	})
 	select {
-	case m.queue <- job:
+	case m.queues[m.shard(job.client)] <- job:
 		a.live = job.live
 	default:
 		t.metrics.dropped.Add(1)
 	}
 }
 
-func (m *mirrorer) work() {
-	for job := range m.queue {
+// shard picks the worker of a client connection.
+func (m *mirrorer) shard(client string) int {
+	if client == "" {
+		return int(m.next.Add(1) % uint64(len(m.queues)))
+	}
+	h := fnv.New32a()
+	_, _ = io.WriteString(h, client)
+	return int(h.Sum32() % uint32(len(m.queues)))
+}
+
+func (m *mirrorer) work(queue chan *mirrorJob) {
+	for job := range queue {
 		m.serve(job)
 	}
 }
@@ -154,6 +178,7 @@ func (m *mirrorer) serve(j *mirrorJob) {
 		LiveRelease:      j.live.release,
 		CandidateRelease: j.target.release,
 		Request:          j.request,
+		Client:           j.client,
 		Live:             j.live.resp,
 		Candidate:        cand,
 		Time:             j.received,
