@@ -20,6 +20,8 @@ func newVerifyCmd(e *env) *cobra.Command {
 traffic and of the bot journeys, on its own copy of the data, and its answers
 are compared with the live release's. The gates decide: PROMOTED or REJECTED.
 These commands show a verification and let a person decide instead.`,
+		Example: `  prosper verify status shop
+  prosper verify promote shop`,
 	}
 	cmd.AddCommand(newVerifyStatusCmd(e))
 	for _, c := range []struct{ name, short string }{

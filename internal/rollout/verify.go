@@ -370,7 +370,7 @@ func progress(s *session) string {
 	total, differing := s.tracker.Totals()
 	parts := []string{fmt.Sprintf("%d compared, %d differ", total, differing),
 		fmt.Sprintf("errors %s (live %s)", pctText(f.CandidateErrorRate), pctText(f.LiveErrorRate))}
-	if f.Requests > 0 {
+	if f.LatencySamples > 0 {
 		parts = append(parts, fmt.Sprintf("p99 %.1f ms (live %.1f ms)", f.Candidate.P99, f.Live.P99))
 	}
 	runs, passed := 0, 0
