@@ -51,7 +51,7 @@ type session struct {
 	scenarios map[string]bots.Scenario
 	// expect are the endpoints the release changes on purpose
 	// (Prosper-Expect-Change trailers, deploy --expect-change).
-	expect []string
+	expect    []string
 	journeyMu sync.Mutex
 	journeys  map[string]*journey
 

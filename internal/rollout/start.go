@@ -118,7 +118,11 @@ func CrashWords(st runtime.Status) string {
 		if r.LastExit == "" {
 			continue
 		}
-		s := fmt.Sprintf("the process ended with %s (restarted %d times)", r.LastExit, r.Restarts)
+		times := fmt.Sprintf("%d times", r.Restarts)
+		if r.Restarts == 1 {
+			times = "once"
+		}
+		s := fmt.Sprintf("the process ended with %s (restarted %s)", r.LastExit, times)
 		if len(r.StderrTail) > 0 {
 			tail := r.StderrTail
 			if len(tail) > 5 {

@@ -276,13 +276,18 @@ func (m *Manager) releaseMetrics(ctx context.Context, app string, release int) (
 // resolved by the rollback.
 func (m *Manager) autoRollback(ctx context.Context, rel, prev store.Release, cause, reason string) {
 	app := rel.App
+	// The records outlive this watcher: the rollback replaces it (see
+	// startLiveWatch below), which cancels ctx, and an incident must not stay
+	// open after the rollback that resolved it. The rollback itself keeps ctx,
+	// so that a deploy that stops this watcher is not kept waiting for the lock.
+	rec := context.WithoutCancel(ctx)
 	m.log.Warn("release regressed after promotion; rolling back", "app", app, "release", rel.Version, "to", prev.Version, "reason", reason)
-	inc, err := m.store.OpenIncident(ctx, store.Incident{App: app, Title: fmt.Sprintf("v%d regressed after promotion and was rolled back", rel.Version),
+	inc, err := m.store.OpenIncident(rec, store.Incident{App: app, Title: fmt.Sprintf("v%d regressed after promotion and was rolled back", rel.Version),
 		Cause: cause, Release: rel.Version, Details: reason})
 	if err != nil {
 		m.log.Error("open incident", "app", app, "err", err)
 	} else {
-		m.event(ctx, "incident.opened", app, rel.Version, map[string]any{"incident": inc.ID, "cause": cause, "reason": reason})
+		m.event(rec, "incident.opened", app, rel.Version, map[string]any{"incident": inc.ID, "cause": cause, "reason": reason})
 	}
 	to, _, err := m.rollback(ctx, app, prev.Version, "automatic: "+reason, nil)
 	if err != nil {
@@ -293,10 +298,10 @@ func (m *Manager) autoRollback(ctx context.Context, rel, prev store.Release, cau
 	// since this one is the watcher startLiveWatch replaces.
 	go m.startLiveWatch(to)
 	if inc.ID != 0 {
-		if _, err := m.store.ResolveIncident(ctx, inc.ID, to.Version, time.Time{}); err != nil && !errors.Is(err, store.ErrInvalid) {
+		if _, err := m.store.ResolveIncident(rec, inc.ID, to.Version, time.Time{}); err != nil && !errors.Is(err, store.ErrInvalid) {
 			m.log.Error("resolve incident", "app", app, "err", err)
 		} else {
-			m.event(ctx, "incident.resolved", app, to.Version, map[string]any{"incident": inc.ID, "resolved_by": to.Version, "by": "automatic rollback"})
+			m.event(rec, "incident.resolved", app, to.Version, map[string]any{"incident": inc.ID, "resolved_by": to.Version, "by": "automatic rollback"})
 		}
 	}
 }
