@@ -167,7 +167,7 @@ func TestCrashWords(t *testing.T) {
 	}{
 		{"never exited", runtime.Status{Replicas: []runtime.ReplicaStatus{{State: runtime.StateStarting}}}, "no process has exited"},
 		{"exit code", runtime.Status{Replicas: []runtime.ReplicaStatus{{}, {LastExit: "exit code 2", Restarts: 1}}},
-			"the process ended with exit code 2 (restarted 1 times)"},
+			"the process ended with exit code 2 (restarted once)"},
 		{"stderr tail", runtime.Status{Replicas: []runtime.ReplicaStatus{{LastExit: "killed by signal SIGSEGV", Restarts: 3,
 			StderrTail: []string{"1", "2", "3", "4", "5", "6"}}}},
 			"the process ended with killed by signal SIGSEGV (restarted 3 times); last stderr: 2 | 3 | 4 | 5 | 6"},
