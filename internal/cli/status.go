@@ -83,7 +83,11 @@ func printStatus(e *env, sv api.StatusView) {
 		fmt.Fprintf(e.stdout, "  live:  none yet: git push to %s\n", a.GitURL)
 	}
 	if sv.Deploying != nil {
-		fmt.Fprintf(e.stdout, "  deploying: v%d (%s)\n", sv.Deploying.Version, sv.Deploying.Status)
+		what := sv.Deploying.Status
+		if what == "verifying" {
+			what = "in mirror production; see prosper verify status " + a.Name
+		}
+		fmt.Fprintf(e.stdout, "  deploying: v%d (%s)\n", sv.Deploying.Version, what)
 	}
 	if sv.Problem != "" {
 		fmt.Fprintf(e.stdout, "  PROBLEM: %s\n", sv.Problem)
@@ -95,7 +99,7 @@ func printStatus(e *env, sv api.StatusView) {
 	fmt.Fprintln(tw, "  RELEASE\tREPLICA\tSTATE\tADDR\tRESTARTS\tLAST EXIT")
 	for _, w := range sv.Workloads {
 		for _, r := range w.Replicas {
-			fmt.Fprintf(tw, "  v%d\t%d\t%s\t%s\t%d\t%s\n", w.Release, r.Index, r.State, r.Addr, r.Restarts, dash(r.LastExit))
+			fmt.Fprintf(tw, "  v%d%s\t%d\t%s\t%s\t%d\t%s\n", w.Release, role(w.ID), r.Index, r.State, r.Addr, r.Restarts, dash(r.LastExit))
 		}
 	}
 	tw.Flush()
@@ -106,6 +110,18 @@ func printStatus(e *env, sv api.StatusView) {
 			}
 		}
 	}
+}
+
+// role names the part a verification's workload plays: a candidate on its own
+// data, or the control instance of the live release.
+func role(id string) string {
+	switch {
+	case strings.HasSuffix(id, "-candidate"):
+		return " (candidate)"
+	case strings.HasSuffix(id, "-control"):
+		return " (control)"
+	}
+	return ""
 }
 
 func shortSHA(s string) string {
