@@ -154,7 +154,11 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		say(out, "-----> expected to change on purpose (not counted by diff_rate): %s", strings.Join(expect, ", "))
 	}
 	if len(scenarios) == 0 {
-		scenarios = []bots.Scenario{bots.Smoke(cfg.Health)}
+		// Twice a second, so that an app nobody uses yet still reaches
+		// min_requests within the default window.
+		smoke := bots.Smoke(cfg.Health)
+		smoke.Every = 500 * time.Millisecond
+		scenarios = []bots.Scenario{smoke}
 	}
 	for _, sc := range scenarios {
 		s.scenarios[sc.Name] = sc
