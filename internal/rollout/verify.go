@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -237,37 +236,30 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		return Report{}, fmt.Errorf("subscribe to mirrored traffic: %w", err)
 	}
 	var workers sync.WaitGroup
-	// Two workers, each with its queue; the exchanges of one client connection
-	// go to the same one, so the control instance gets a client's requests in
-	// the client's order, as the router kept them for the candidate.
-	queues := []chan router.Exchange{make(chan router.Exchange, 256), make(chan router.Exchange, 256)}
+	// One worker, in the order the router delivers the exchanges (which keeps
+	// a write after the reads live served before it, and before the reads
+	// after it): the control instance then gets the requests in an order
+	// consistent with live's, as the candidate did.
+	queue := make(chan router.Exchange, 512)
 	workers.Go(func() {
-		defer func() {
-			for _, q := range queues {
-				close(q)
-			}
-		}()
+		defer close(queue)
 		for {
 			ex, err := next()
 			if err != nil {
 				return
 			}
-			h := fnv.New32a()
-			_, _ = io.WriteString(h, ex.Client)
 			select {
-			case queues[h.Sum32()%uint32(len(queues))] <- ex:
+			case queue <- ex:
 			default:
 				s.dropped.Add(1)
 			}
 		}
 	})
-	for _, q := range queues {
-		workers.Go(func() {
-			for ex := range q {
-				s.exchange(subCtx, ex)
-			}
-		})
-	}
+	workers.Go(func() {
+		for ex := range queue {
+			s.exchange(subCtx, ex)
+		}
+	})
 	defer func() {
 		cancelSub()
 		workers.Wait()

@@ -467,3 +467,74 @@ func TestMirrorKeepsConnectionOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestMirrorWritesWaitForEarlierReads: a list one client read before another
+// client's write must not reach the candidate after that write's copy, even
+// when the candidate is slow to answer the read; reads after the write wait
+// for it.
+func TestMirrorWritesWaitForEarlierReads(t *testing.T) {
+	_, liveAddr := startRecording(t, "live")
+	var mu sync.Mutex
+	var events []string
+	cand := startBackend(t, "cand", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		events = append(events, "start "+r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/list" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		mu.Lock()
+		events = append(events, "end "+r.Method+" "+r.URL.Path)
+		mu.Unlock()
+	})
+	rt, srv := startMirrorRouter(t, mirrorTable(liveAddr, addrOf(cand), 100, 0), 1024, 16, 5*time.Second)
+	var exchanges atomic.Int64
+	rt.SetMirrorSink(func(Exchange) { exchanges.Add(1) })
+	reader, writer, later := newClient(t), newClient(t), newClient(t) // three connections
+	mustGet(t, reader, srv.URL+"/list", "shop.localhost")
+	if _, err := send(t, writer, http.MethodPost, srv.URL+"/items", "shop.localhost", "x"); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, later, srv.URL+"/after", "shop.localhost")
+	eventually(t, "copies delivered", func() bool { return exchanges.Load() == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"start GET /list", "end GET /list", "start POST /items", "end POST /items", "start GET /after", "end GET /after"}
+	if !slices.Equal(events, want) {
+		t.Fatalf("the candidate saw %q; want %q", events, want)
+	}
+}
+
+func TestCopyOrderGrants(t *testing.T) {
+	var o copyOrder
+	r1, r2 := o.take(false), o.take(false)
+	w := o.take(true)
+	r3 := o.take(false)
+	isReady := func(tk *copyTicket) bool {
+		select {
+		case <-tk.ready:
+			return true
+		default:
+			return false
+		}
+	}
+	if !isReady(r1) || !isReady(r2) || isReady(w) || isReady(r3) {
+		t.Fatal("reads before a write go together; the write and what follows wait")
+	}
+	o.done(r2)
+	if isReady(w) {
+		t.Fatal("the write went before an earlier read was answered")
+	}
+	o.done(r1)
+	if !isReady(w) || isReady(r3) {
+		t.Fatal("the write is next, alone")
+	}
+	o.done(w)
+	if !isReady(r3) {
+		t.Fatal("the read after the write waits no more")
+	}
+	o.done(r3)
+	if !o.idle() {
+		t.Fatal("tickets left behind")
+	}
+}

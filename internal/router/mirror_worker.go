@@ -43,6 +43,9 @@ type mirrorer struct {
 	transport *http.Transport
 	sink      atomic.Pointer[func(Exchange)]
 	start     sync.Once
+	mu        sync.Mutex // orders tickets and queueing (see offer)
+	ordersMu  sync.Mutex
+	orders    map[orderKey]*copyOrder
 }
 
 func newMirrorer(logger *slog.Logger, queue, workers int, timeout time.Duration) *mirrorer {
@@ -80,6 +83,8 @@ type mirrorJob struct {
 	clientIP string
 	proto    string
 	live     *liveCapture // nil when no sink was set: nobody wants the pair
+	ticket   *copyTicket  // the copy's place in its candidate's order
+	order    *copyOrder
 }
 
 // offer copies the request to the route's candidate if the sampling selects it.
@@ -125,12 +130,49 @@ func (m *mirrorer) offer(t *mirrorTarget, r *http.Request, a *attempt, received 
 			go m.work(q)
 		}
 	})
+	// The ticket is taken and the job queued under one lock, so the order of
+	// the tickets is the order of the queues.
+	order := m.order(t.app, t.release)
+	m.mu.Lock()
+	job.ticket = order.take(writes(r.Method))
+	job.order = order
 	select {
 	case m.queues[m.shard(job.client)] <- job:
 		a.live = job.live
 	default:
+		order.done(job.ticket)
 		t.metrics.dropped.Add(1)
 	}
+	m.mu.Unlock()
+}
+
+// order returns the copy order of one candidate; it outlives table changes.
+func (m *mirrorer) order(app string, release int) *copyOrder {
+	m.ordersMu.Lock()
+	defer m.ordersMu.Unlock()
+	key := orderKey{app, release}
+	o := m.orders[key]
+	if o == nil {
+		if m.orders == nil {
+			m.orders = map[orderKey]*copyOrder{}
+		}
+		if len(m.orders) >= 64 {
+			// Candidates come and go with deploys: forget the idle ones.
+			for k, other := range m.orders {
+				if other.idle() {
+					delete(m.orders, k)
+				}
+			}
+		}
+		o = &copyOrder{}
+		m.orders[key] = o
+	}
+	return o
+}
+
+type orderKey struct {
+	app     string
+	release int
 }
 
 // shard picks the worker of a client connection.
@@ -152,7 +194,9 @@ func (m *mirrorer) work(queue chan *mirrorJob) {
 // serve sends one copy, records the candidate's metrics and, when a sink wants
 // them, delivers the pair once the live answer is complete too.
 func (m *mirrorer) serve(j *mirrorJob) {
+	<-j.ticket.ready
 	cand := m.send(j)
+	j.order.done(j.ticket)
 	metrics := j.target.metrics
 	if cand.Err != "" {
 		metrics.errors.Add(1)
