@@ -1,12 +1,20 @@
-// Command routerbench compares, in one run on loopback, the throughput and
-// latency of a small HTTP backend reached directly, through prosper's router
-// (internal/router) and through nginx as a reverse proxy. wrk drives each target
-// for a fixed time, the targets take turns, and the medians over the runs are
-// printed with the router's ratios to nginx and to the direct path. The backend
-// and the router run as child processes (this binary re-executed), nginx as a
-// foreground child with a generated config; all of them are killed at the end.
+// Command routerbench compares, in one run on loopback, a small HTTP backend
+// reached directly, through prosper's router (internal/router) without and with
+// 100% traffic mirroring, and through nginx, HAProxy, Caddy and Traefik as
+// reverse proxies.
 //
-// Run it with bench/router, which installs nginx and wrk if they are missing.
+// It measures in two phases. Saturation: wrk drives each target as fast as it
+// answers for a fixed time, the targets take turns, and the medians of
+// requests/s, p50 and p99 are printed with ratios. Paced: a fixed-rate load
+// generator (pace.go) drives each proxy at half of its saturated requests/s, and
+// the direct path at the same rate, for the p99 each proxy adds at a load it
+// carries comfortably; the mirroring router runs at the rate of the router
+// without mirroring, for the p99 that mirroring and comparison cost the live path.
+//
+// The backends and the routers run as child processes (this binary re-executed),
+// the peers as foreground children with generated configs; all of them are killed
+// by pid at the end. Run it with bench/router, which installs the peers and wrk
+// if they are missing.
 package main
 
 import (
@@ -16,9 +24,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,9 +34,17 @@ import (
 
 type options struct {
 	load
-	runs         int
-	warmup       time.Duration
-	nginxWorkers string
+	runs    int
+	warmup  time.Duration
+	workers int
+	// paced: runs of each paced measurement and their length.
+	pacedRuns     int
+	pacedDuration time.Duration
+	// mirrorShares are the shares of the router's saturated req/s the
+	// router is paced at with and without mirroring.
+	mirrorShares []float64
+	peers        []string
+	traefik      string
 }
 
 func main() {
@@ -40,17 +56,32 @@ func main() {
 		return
 	}
 	var o options
-	flag.IntVar(&o.runs, "runs", 5, "measured runs of each target, interleaved")
+	var peers, mirrorShares string
+	flag.IntVar(&o.runs, "runs", 3, "measured wrk runs of each target at saturation, interleaved")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of one wrk run (whole seconds)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured wrk run of each target first (0 for none)")
-	flag.IntVar(&o.connections, "connections", 16, "wrk connections")
+	flag.IntVar(&o.connections, "connections", 16, "connections of wrk and of the paced load")
 	flag.IntVar(&o.threads, "threads", runtime.NumCPU(), "wrk threads (default: one per core)")
-	// auto gives nginx one worker per core, the same CPU budget the router's Go
-	// runtime has: GOMAXPROCS defaults to the number of cores.
-	flag.StringVar(&o.nginxWorkers, "nginx-workers", "auto", "nginx worker_processes")
+	// The number of cores is the router's budget: GOMAXPROCS defaults to it.
+	flag.IntVar(&o.workers, "workers", runtime.NumCPU(), "nginx worker processes, HAProxy threads, GOMAXPROCS of the Go proxies")
+	flag.IntVar(&o.pacedRuns, "paced-runs", 3, "runs of each paced measurement, interleaved (0 skips the paced phase)")
+	flag.DurationVar(&o.pacedDuration, "paced-duration", 4*time.Second, "length of one paced run")
+	flag.StringVar(&mirrorShares, "mirror-shares", "0.5,0.25,0.1", "shares of the router's saturated req/s to compare mirroring off and on at")
+	flag.StringVar(&peers, "peers", "nginx,haproxy,caddy,traefik", "peer proxies to compare with; a missing one is skipped")
+	flag.StringVar(&o.traefik, "traefik", "", "path of a traefik binary (default: traefik in PATH)")
 	flag.Parse()
-	if o.runs < 1 || o.duration < time.Second || o.connections < o.threads || o.threads < 1 {
-		fmt.Fprintln(os.Stderr, "error: want -runs >= 1, -duration >= 1s, -threads >= 1 and -connections >= -threads")
+	o.peers = splitList(peers)
+	for _, f := range splitList(mirrorShares) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 || v > 1 {
+			fmt.Fprintf(os.Stderr, "error: -mirror-shares: %q is not a share in (0, 1]\n", f)
+			os.Exit(2)
+		}
+		o.mirrorShares = append(o.mirrorShares, v)
+	}
+	if o.runs < 1 || o.duration < time.Second || o.connections < o.threads || o.threads < 1 || o.workers < 1 ||
+		o.pacedRuns < 0 || (o.pacedRuns > 0 && o.pacedDuration < time.Second) {
+		fmt.Fprintln(os.Stderr, "error: want -runs >= 1, -duration >= 1s, -threads >= 1, -connections >= -threads, -workers >= 1, -paced-runs >= 0 and -paced-duration >= 1s")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,83 +100,77 @@ type target struct {
 	proxyPIDs []int
 	// check tells whether a response really came through this path.
 	check func(*http.Response) error
+	// stats is the mirroring router's statistics address; empty for the others.
+	stats string
+}
+
+// Names of the targets that are not peers.
+const (
+	nameDirect = "direct"
+	nameRouter = "router"
+	nameMirror = "router+mirror"
+)
+
+// budget bounds the whole run: setup, warm-ups, both phases and a margin.
+func budget(o options, targets int) time.Duration {
+	perRun := o.duration + 3*time.Second
+	jobs := 2*targets + 2*len(o.mirrorShares)
+	paced := time.Duration(o.pacedRuns*jobs) * (o.pacedDuration + 3*time.Second)
+	return time.Minute + time.Duration(targets*o.runs)*perRun + time.Duration(targets)*(o.warmup+3*time.Second) + paced
 }
 
 func run(ctx context.Context, o options) error {
-	// Everything is bounded: setup, the warm-ups, the runs and a margin.
-	perRun := o.duration + 3*time.Second
-	ctx, cancel := context.WithTimeout(ctx, time.Minute+time.Duration(3*o.runs)*perRun+3*(o.warmup+3*time.Second))
+	env, err := startTargets(ctx, o)
+	if env != nil {
+		defer env.stop()
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget(o, len(env.targets)))
 	defer cancel()
-
-	if _, err := exec.LookPath("wrk"); err != nil {
-		return fmt.Errorf("wrk not found; install it: apt-get install -y wrk")
-	}
-	dir, err := os.MkdirTemp("", "routerbench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	// nginx's workers may run as an unprivileged user and must reach the dir.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return err
-	}
-
-	backend, err := startChild(ctx, modeBackend)
-	if err != nil {
-		return err
-	}
-	defer backend.stop()
-	rtr, err := startChild(ctx, modeRouter, backend.addr)
-	if err != nil {
-		return err
-	}
-	defer rtr.stop()
-	ngx, err := startNginx(ctx, dir, backend.addr, o.nginxWorkers)
-	if err != nil {
-		return err
-	}
-	defer ngx.stop()
-
-	targets := []*target{
-		{name: "direct", url: "http://" + backend.addr + "/", check: func(*http.Response) error { return nil }},
-		{name: "router", url: "http://" + rtr.addr + "/", proxyPIDs: []int{rtr.pid()}, check: viaRouter},
-		{name: "nginx", url: "http://" + ngx.addr + "/", proxyPIDs: append([]int{ngx.cmd.Process.Pid}, ngx.workers()...), check: viaNginx},
-	}
-	for _, t := range targets {
+	for _, t := range env.targets {
 		if err := verify(ctx, t); err != nil {
 			return err
 		}
 	}
+	if err := verifyMirror(ctx, env.mirror); err != nil {
+		return err
+	}
 
-	printSetup(o, backend, rtr, ngx)
+	printSetup(os.Stdout, o, env)
 	if o.warmup > 0 {
-		fmt.Printf("warm-up: %s per target, not counted\n", o.warmup)
-		for _, t := range targets {
+		fmt.Printf("\nwarm-up: %s per target, not counted\n", o.warmup)
+		for _, t := range env.targets {
 			if _, err := runWrk(ctx, t.url, load{o.threads, o.connections, o.warmup}); err != nil {
 				return err
 			}
 		}
 	}
 
-	results := make(map[string][]sample)
-	fmt.Printf("\n%-4s %-7s %10s %9s %9s %12s %12s\n", "run", "target", "req/s", "p50", "p99", "proxy CPU", "backend CPU")
-	for i := range o.runs {
-		// The order rotates so that no target always runs first or last, after
-		// the same neighbour.
-		for j := range targets {
-			t := targets[(i+j)%len(targets)]
-			s, err := measure(ctx, t, backend.pid(), o.load)
-			if err != nil {
-				return err
-			}
-			results[t.name] = append(results[t.name], s)
-			fmt.Printf("%-4d %-7s %10.0f %9s %9s %12s %12s\n", i+1, t.name, s.reqPerSec,
-				fmtLatency(s.p50), fmtLatency(s.p99), fmtCPU(s.proxyCPU, len(t.proxyPIDs) > 0), fmtCPU(s.backendCPU, true))
-		}
+	sat, err := saturate(ctx, o, env)
+	if err != nil {
+		return err
 	}
+	sums := make(map[string]summary, len(sat))
+	for name, s := range sat {
+		sums[name] = summarize(s)
+	}
+	printSaturation(os.Stdout, o.runs, env.targets, sums)
 
-	printSummary(os.Stdout, results, targets)
-	printMemory(rtr, ngx)
+	if o.pacedRuns > 0 {
+		jobs := pacedJobs(env.targets, sums, o.mirrorShares)
+		res, acct, err := pace(ctx, o, env, jobs)
+		if err != nil {
+			return err
+		}
+		printPaced(os.Stdout, o, jobs, res)
+		printMirror(os.Stdout, jobs, res, acct)
+	}
+	printMemory(os.Stdout, env)
+	if err := env.printDiffExamples(ctx, os.Stdout); err != nil {
+		return err
+	}
 	fmt.Printf("load average at the end: %s\n", loadAverage())
 	return nil
 }
@@ -159,6 +184,7 @@ func verify(ctx context.Context, t *target) error {
 		return err
 	}
 	req.Host = benchHost
+	req.Header.Set(checkHeader, "1")
 	c := &http.Client{Timeout: 5 * time.Second}
 	res, err := c.Do(req)
 	if err != nil {
@@ -185,14 +211,9 @@ func viaRouter(res *http.Response) error {
 	return nil
 }
 
-func viaNginx(res *http.Response) error {
-	if !strings.HasPrefix(res.Header.Get("Server"), "nginx") {
-		return fmt.Errorf("server %q: not answered through nginx", res.Header.Get("Server"))
-	}
-	return nil
-}
+func direct(*http.Response) error { return nil }
 
-// sample is one measured run of one target.
+// sample is one measured wrk run of one target.
 type sample struct {
 	wrkResult
 	// proxyCPU and backendCPU are CPU time per request.
@@ -217,4 +238,41 @@ func measure(ctx context.Context, t *target, backendPID int, l load) (sample, er
 	}
 	n := time.Duration(r.requests)
 	return sample{wrkResult: r, proxyCPU: (proxy1 - proxy0) / n, backendCPU: (backend1 - backend0) / n}, nil
+}
+
+// saturate runs wrk on every target o.runs times, the order rotating so that no
+// target always runs first or last, after the same neighbour.
+func saturate(ctx context.Context, o options, env *benchEnv) (map[string][]sample, error) {
+	results := make(map[string][]sample)
+	fmt.Printf("\nsaturation (wrk)\n%-4s %-14s %10s %9s %9s %12s %12s\n", "run", "target", "req/s", "p50", "p99", "proxy CPU", "backend CPU")
+	for i := range o.runs {
+		for j := range env.targets {
+			t := env.targets[(i+j)%len(env.targets)]
+			before, err := env.mirrorReading(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			s, err := measure(ctx, t, env.backend.pid(), o.load)
+			if err != nil {
+				return nil, err
+			}
+			if err := env.account(ctx, t, before, &env.satMirror, s.requests); err != nil {
+				return nil, err
+			}
+			results[t.name] = append(results[t.name], s)
+			fmt.Printf("%-4d %-14s %10.0f %9s %9s %12s %12s\n", i+1, t.name, s.reqPerSec,
+				fmtLatency(s.p50), fmtLatency(s.p99), fmtCPU(s.proxyCPU, len(t.proxyPIDs) > 0), fmtCPU(s.backendCPU, true))
+		}
+	}
+	return results, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

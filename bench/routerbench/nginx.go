@@ -1,17 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
+	"strings"
 	"text/template"
-	"time"
 )
 
 // nginxConfig makes nginx do what the router does for a request, no more: proxy
@@ -64,116 +56,25 @@ http {
 }
 `))
 
-type nginxParams struct {
-	Workers, Dir, Backend, Listen, Host string
-}
-
-// nginxProc is nginx's master process, run in the foreground as a child.
-type nginxProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	exited chan struct{} // closed once the master is reaped
-}
-
-// findNginx looks in PATH and then where Debian puts it, since /usr/sbin is not
-// in every user's PATH.
-func findNginx() (string, error) {
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p, nil
+// nginxSpec runs nginx in the foreground (daemon off) with a master and one
+// worker process per core.
+func nginxSpec() *peerSpec {
+	return &peerSpec{
+		name: "nginx",
+		// /usr/sbin is not in every user's PATH.
+		binaries: []string{"nginx", "/usr/sbin/nginx"},
+		install:  "install it: apt-get install -y nginx",
+		config: func(p peerParams) (map[string]string, error) {
+			var b strings.Builder
+			err := nginxConfig.Execute(&b, p)
+			return map[string]string{"nginx.conf": b.String()}, err
+		},
+		// -e sends the errors logged before the config is read to Dir too, not
+		// to /var/log/nginx, which a non-root user cannot write.
+		args: func(p peerParams) []string {
+			return []string{"-p", p.Dir, "-c", filepath.Join(p.Dir, "nginx.conf"), "-e", filepath.Join(p.Dir, "error.log")}
+		},
+		version: []string{"-v"},
+		check:   serverHeader("nginx", "nginx"),
 	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx", nil
-	}
-	return "", errors.New("nginx not found; install it: apt-get install -y nginx")
-}
-
-// startNginx writes a config into dir and starts nginx on a free loopback port.
-func startNginx(ctx context.Context, dir, backend, workers string) (*nginxProc, error) {
-	bin, err := findNginx()
-	if err != nil {
-		return nil, err
-	}
-	// nginx cannot listen on port 0 and report the port, so take a free one
-	// from the kernel; the short race with other tests is caught below.
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	conf := filepath.Join(dir, "nginx.conf")
-	f, err := os.Create(conf)
-	if err != nil {
-		return nil, err
-	}
-	err = nginxConfig.Execute(f, nginxParams{Workers: workers, Dir: dir, Backend: backend, Listen: addr, Host: benchHost})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("write nginx config: %w", err)
-	}
-	// -e sends the errors logged before the config is read to dir too, not
-	// to /var/log/nginx, which a non-root user cannot write.
-	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start nginx: %w", err)
-	}
-	n := &nginxProc{cmd: cmd, addr: addr, exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(n.exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		select {
-		case <-n.exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			return nil, fmt.Errorf("nginx exited at start: %s\n%s", cmd.ProcessState, log)
-		case <-ctx.Done():
-			n.stop()
-			return nil, ctx.Err()
-		default:
-		}
-		// Ready when a worker exists and the port accepts connections.
-		if len(childPIDs(cmd.Process.Pid)) > 0 {
-			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				c.Close()
-				return n, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			n.stop()
-			return nil, errors.New("nginx not ready within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// workers returns the pids of nginx's worker processes.
-func (n *nginxProc) workers() []int { return childPIDs(n.cmd.Process.Pid) }
-
-// stop asks nginx for a fast shutdown, which ends its workers too, then kills
-// the master and any worker left, by pid, if that takes more than 5 s.
-func (n *nginxProc) stop() {
-	workers := n.workers()
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(5 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.exited
-	}
-	for _, pid := range workers {
-		if alive(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
