@@ -204,6 +204,13 @@ func (r *replica) runOnce() (healthyFor time.Duration, stopped bool) {
 		return 0, false
 	}
 	pid := cmd.Process.Pid
+	if n := r.spec.Nice; n > 0 {
+		// The whole process group: what the shell started so far too; later
+		// children inherit it.
+		if err := syscall.Setpriority(syscall.PRIO_PGRP, pid, min(n, 19)); err != nil {
+			log.Warn("lower the CPU priority", "nice", n, "err", err)
+		}
+	}
 	started := time.Now()
 	r.mu.Lock()
 	r.pgid = pid

@@ -1,14 +1,17 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +318,40 @@ func TestSupervisorStopKillsGroupAndEscalates(t *testing.T) {
 		t.Errorf("app pid %d survived Stop", app.PID)
 	}
 	waitFor(t, 5*time.Second, "the background child to die", func() bool { return !processAlive(child) })
+}
+
+// TestSupervisorNice: a workload with Nice runs at that CPU priority, as the
+// candidates of mirror production do, and one without at the node's own.
+func TestSupervisorNice(t *testing.T) {
+	t.Parallel()
+	s := newTestSupervisor(t, time.Second)
+	low := appSpec(t, "low", 1, "/healthz", nil)
+	low.Nice = 10
+	normal := appSpec(t, "normal", 1, "/healthz", nil)
+	for _, spec := range []runtime.Spec{low, normal} {
+		if err := s.Start(context.Background(), spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nice := func(pid int) int {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Fields after the command, which is in parentheses: state is 3rd,
+		// nice the 19th of the whole line.
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+		n, err := strconv.Atoi(fields[16])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	own := nice(os.Getpid())
+	if got := nice(waitReady(t, s, low.ID).Replicas[0].PID); got != 10 {
+		t.Errorf("nice of the low-priority workload = %d, want 10", got)
+	}
+	if got := nice(waitReady(t, s, normal.ID).Replicas[0].PID); got != own {
+		t.Errorf("nice of the normal workload = %d, want the node's %d", got, own)
+	}
 }

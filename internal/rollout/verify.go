@@ -34,6 +34,10 @@ const (
 	controlSuffix   = "-control"
 )
 
+// verificationNice is the CPU priority of the candidate and control instances:
+// below the live release and the router, which serve users.
+const verificationNice = 10
+
 // verificationWorkload reports whether a workload ID is a candidate or control
 // instance of a verification rather than a release's own workload.
 func verificationWorkload(id string) bool {
@@ -191,12 +195,14 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 	}
 	candSpec.ID = WorkloadID(app, rel.Version) + candidateSuffix
 	candSpec.Env["DATA_DIR"], candSpec.Env["PROSPER_MIRROR"] = candData, "1"
+	candSpec.Nice = verificationNice
 	ctrlSpec, err := m.spec(live)
 	if err != nil {
 		return Report{}, err
 	}
 	ctrlSpec.ID = WorkloadID(app, live.Version) + controlSuffix
 	ctrlSpec.Env["DATA_DIR"], ctrlSpec.Env["PROSPER_MIRROR"] = ctrlData, "1"
+	ctrlSpec.Nice = verificationNice
 	bg := context.WithoutCancel(ctx)
 	defer func() {
 		_ = m.runtime.Stop(bg, candSpec.ID)
