@@ -99,7 +99,7 @@ func checkBranchUnmoved(ctx context.Context, ref, old string) error {
 // commit between the old and the new tip (they all reach production with this
 // release), for other branches those no ref had yet.
 func pushedCommits(ctx context.Context, old, newSHA string, deploy bool) ([]store.Commit, error) {
-	args := []string{"log", "-z", "--format=%H%x1f%an <%ae>%x1f%aI%x1f%cI%x1f%B", "-n", fmt.Sprint(maxCommits)}
+	args := []string{"log", "-z", "--format=%H%x1f%an <%ae>%x1f%aI%x1f%cI%x1f%P%x1f%B", "-n", fmt.Sprint(maxCommits)}
 	switch {
 	case deploy && old != zeroSHA:
 		args = append(args, old+".."+newSHA)
@@ -114,14 +114,14 @@ func pushedCommits(ctx context.Context, old, newSHA string, deploy bool) ([]stor
 	}
 	var commits []store.Commit
 	for _, rec := range bytes.Split(raw, []byte{0}) {
-		f := strings.SplitN(string(rec), "\x1f", 5)
-		if len(f) != 5 {
+		f := strings.SplitN(string(rec), "\x1f", 6)
+		if len(f) != 6 {
 			continue
 		}
 		at, _ := time.Parse(time.RFC3339, f[2])
 		ct, _ := time.Parse(time.RFC3339, f[3])
 		commits = append(commits, store.Commit{SHA: strings.TrimSpace(f[0]), Author: f[1],
-			AuthorTime: at.UTC(), CommitTime: ct.UTC(), Message: strings.TrimSpace(f[4])})
+			AuthorTime: at.UTC(), CommitTime: ct.UTC(), Parents: strings.Fields(f[4]), Message: strings.TrimSpace(f[5])})
 	}
 	return commits, nil
 }

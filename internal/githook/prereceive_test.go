@@ -129,6 +129,14 @@ func TestPushedCommits(t *testing.T) {
 		t.Fatalf("first push = %+v, want %+v", first, want)
 	}
 
+	if len(first[0].Parents) != 0 {
+		t.Errorf("the root commit has parents %v", first[0].Parents)
+	}
+	third, err := pushedCommits(ctx, h.c2, h.c3, true)
+	if err != nil || len(third) != 1 || len(third[0].Parents) != 1 || third[0].Parents[0] != h.c2 {
+		t.Fatalf("third commit = %+v, %v; want its parent %s recorded", third, err, h.c2)
+	}
+
 	tests := []struct {
 		name     string
 		old, new string

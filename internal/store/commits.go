@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Commit struct {
 	CommitTime time.Time `json:"commit_time"`
 	Message    string    `json:"message"`
 	PushedAt   time.Time `json:"pushed_at"`
+	// Parents are the shas of the commit's parents: the delivery readings walk
+	// them to know which commits a release brought live.
+	Parents []string `json:"parents,omitempty"`
 }
 
 // RecordCommits stores pushed commits in one transaction. It is idempotent on
@@ -48,11 +52,11 @@ func (s *Store) RecordCommits(ctx context.Context, commits []Commit) error {
 				pushed = now
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO commits
-	(app, sha, branch, author, author_time, commit_time, message, pushed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	(app, sha, branch, author, author_time, commit_time, message, pushed_at, parents)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (app, sha) DO NOTHING`,
 				c.App, c.SHA, c.Branch, c.Author, toNanos(c.AuthorTime), toNanos(c.CommitTime),
-				c.Message, toNanos(pushed)); err != nil {
+				c.Message, toNanos(pushed), strings.Join(c.Parents, " ")); err != nil {
 				return fmt.Errorf("commit %s: %w", c.SHA, err)
 			}
 		}
@@ -97,7 +101,7 @@ func (s *Store) ListCommits(ctx context.Context, app string, limit int) ([]Commi
 }
 
 func (s *Store) queryCommits(ctx context.Context, where string, args ...any) ([]Commit, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT app, sha, branch, author, author_time, commit_time, message, pushed_at
+	rows, err := s.r.QueryContext(ctx, `SELECT app, sha, branch, author, author_time, commit_time, message, pushed_at, parents
 FROM commits `+where, args...)
 	if err != nil {
 		return nil, err
@@ -107,8 +111,12 @@ FROM commits `+where, args...)
 	for rows.Next() {
 		var c Commit
 		var authored, committed, pushed int64
-		if err := rows.Scan(&c.App, &c.SHA, &c.Branch, &c.Author, &authored, &committed, &c.Message, &pushed); err != nil {
+		var parents string
+		if err := rows.Scan(&c.App, &c.SHA, &c.Branch, &c.Author, &authored, &committed, &c.Message, &pushed, &parents); err != nil {
 			return nil, err
+		}
+		if parents != "" {
+			c.Parents = strings.Fields(parents)
 		}
 		c.AuthorTime, c.CommitTime, c.PushedAt = fromNanos(authored), fromNanos(committed), fromNanos(pushed)
 		cs = append(cs, c)

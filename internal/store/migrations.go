@@ -143,6 +143,36 @@ CREATE TABLE bot_runs (
 CREATE INDEX bot_runs_app_started ON bot_runs(app, started);
 CREATE INDEX bot_runs_app_release ON bot_runs(app, release_version, target);
 `},
+	{version: 3, name: "delivery readings: commit parents, test results", up: `
+ALTER TABLE commits ADD COLUMN parents TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE test_ingests (
+	id          INTEGER PRIMARY KEY,
+	app         TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,
+	commit_sha  TEXT NOT NULL,
+	format      TEXT NOT NULL,
+	source      TEXT NOT NULL DEFAULT '',
+	wall_ns     INTEGER NOT NULL DEFAULT 0,
+	ran_at      INTEGER NOT NULL,
+	ingested_at INTEGER NOT NULL,
+	tests       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX test_ingests_app ON test_ingests(app, ran_at);
+
+CREATE TABLE test_runs (
+	id          INTEGER PRIMARY KEY,
+	ingest_id   INTEGER NOT NULL REFERENCES test_ingests(id) ON DELETE CASCADE,
+	app         TEXT NOT NULL,
+	commit_sha  TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	outcome     TEXT NOT NULL,
+	duration_ns INTEGER NOT NULL DEFAULT 0,
+	ran_at      INTEGER NOT NULL,
+	message     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX test_runs_app_name ON test_runs(app, name, ran_at);
+CREATE INDEX test_runs_app_commit ON test_runs(app, commit_sha);
+`},
 }
 
 // migrate applies the pending migrations of list in one transaction, so a
