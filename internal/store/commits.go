@@ -123,3 +123,33 @@ FROM commits `+where, args...)
 	}
 	return cs, rows.Err()
 }
+
+// CommitsAfter returns up to limit commits of every app recorded after the
+// cursor, in the order they were recorded, and the cursor to pass next time (0
+// starts from the beginning). The delivery readings follow the commits with it.
+func (s *Store) CommitsAfter(ctx context.Context, cursor int64, limit int) ([]Commit, int64, error) {
+	if limit <= 0 {
+		limit = 10000
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT rowid, app, sha, branch, author, author_time, commit_time, message, pushed_at, parents
+FROM commits WHERE rowid > $1 ORDER BY rowid LIMIT $2`, cursor, limit)
+	if err != nil {
+		return nil, cursor, fmt.Errorf("commits after %d: %w", cursor, err)
+	}
+	defer rows.Close()
+	var cs []Commit
+	for rows.Next() {
+		var c Commit
+		var authored, committed, pushed int64
+		var parents string
+		if err := rows.Scan(&cursor, &c.App, &c.SHA, &c.Branch, &c.Author, &authored, &committed, &c.Message, &pushed, &parents); err != nil {
+			return nil, cursor, err
+		}
+		c.AuthorTime, c.CommitTime, c.PushedAt = fromNanos(authored), fromNanos(committed), fromNanos(pushed)
+		if parents != "" {
+			c.Parents = strings.Fields(parents)
+		}
+		cs = append(cs, c)
+	}
+	return cs, cursor, rows.Err()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +92,40 @@ func TestRecordCommitsRejects(t *testing.T) {
 	}
 	if _, err := s.ListCommits(ctx, "nope", 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ListCommits of a missing app err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCommitsAfter(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	for _, app := range []string{"a", "b"} {
+		if _, err := s.CreateApp(ctx, App{Name: app}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cursor int64
+	var seen []string
+	for i, batch := range [][]Commit{
+		{{App: "a", SHA: "1"}, {App: "b", SHA: "2", Parents: []string{"0"}}},
+		{{App: "a", SHA: "3", Parents: []string{"1", "9"}}},
+		{{App: "a", SHA: "1"}}, // seen before: not recorded again
+	} {
+		if err := s.RecordCommits(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		cs, next, err := s.CommitsAfter(ctx, cursor, 1)
+		for err == nil && len(cs) > 0 {
+			for _, c := range cs {
+				seen = append(seen, c.App+c.SHA+strings.Join(c.Parents, ","))
+			}
+			cursor = next
+			cs, next, err = s.CommitsAfter(ctx, cursor, 1)
+		}
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if got := strings.Join(seen, " "); got != "a1 b20 a31,9" {
+		t.Fatalf("commits seen = %q", got)
 	}
 }
