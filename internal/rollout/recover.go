@@ -176,6 +176,9 @@ func (m *Manager) Run(ctx context.Context, every time.Duration) {
 			if err := m.Sweep(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep", "err", err)
 			}
+			if err := m.WatchCrashes(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("crash watch", "err", err)
+			}
 			if time.Since(lastPrune) > time.Hour {
 				lastPrune = time.Now()
 				m.pruneBotRuns(ctx)

@@ -287,7 +287,7 @@ func (m *Manager) autoRollback(ctx context.Context, rel, prev store.Release, cau
 	if err != nil {
 		m.log.Error("open incident", "app", app, "err", err)
 	} else {
-		m.event(rec, "incident.opened", app, rel.Version, map[string]any{"incident": inc.ID, "cause": cause, "reason": reason})
+		m.event(rec, "incident.opened", app, rel.Version, map[string]any{"incident": inc.ID, "cause": cause, "title": inc.Title, "reason": reason})
 	}
 	to, _, err := m.rollback(ctx, app, prev.Version, "automatic: "+reason, nil)
 	if err != nil {
@@ -298,8 +298,11 @@ func (m *Manager) autoRollback(ctx context.Context, rel, prev store.Release, cau
 	// since this one is the watcher startLiveWatch replaces.
 	go m.startLiveWatch(to)
 	if inc.ID != 0 {
-		if _, err := m.store.ResolveIncident(rec, inc.ID, to.Version, time.Time{}); err != nil && !errors.Is(err, store.ErrInvalid) {
-			m.log.Error("resolve incident", "app", app, "err", err)
+		// ErrInvalid: resolved already (by hand, or by the crash watch).
+		if _, err := m.store.ResolveIncident(rec, inc.ID, to.Version, time.Time{}); err != nil {
+			if !errors.Is(err, store.ErrInvalid) {
+				m.log.Error("resolve incident", "app", app, "err", err)
+			}
 		} else {
 			m.event(rec, "incident.resolved", app, to.Version, map[string]any{"incident": inc.ID, "resolved_by": to.Version, "by": "automatic rollback"})
 		}

@@ -34,7 +34,13 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	handle("POST /api/apps/{app}/verify/{action}", s.handleVerifyCommand)
 	handle("GET /api/apps/{app}/bots", s.handleBotRuns)
 	handle("GET /api/incidents", s.handleIncidents)
+	handle("POST /api/incidents", s.handleOpenIncident)
+	handle("POST /api/incidents/{id}/resolve", s.handleResolveIncident)
+	handle("POST /api/import", s.handleImport)
+	handle("GET /api/dora", s.handleDORA)
 	handle("GET /api/events", s.handleEvents)
+	handle("POST /api/apps/{app}/tests", s.handleTestIngest)
+	handle("GET /api/tests/report", s.handleTestReport)
 	handle("GET /api/apps/{app}/metrics", s.handleAppMetrics)
 	handle("GET /metrics", s.handlePrometheus)
 

@@ -65,6 +65,8 @@ type Server struct {
 	pushMu    sync.Mutex
 	pushLocks map[string]*sync.Mutex
 
+	readings *readings // the DORA ledger, kept up to date with the store
+
 	lock *os.File // flock of DATA_DIR/control.lock, held while running
 	// background runs the sweep and the node watch; Stop waits for it.
 	background sync.WaitGroup
@@ -115,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, pushLocks: map[string]*sync.Mutex{}}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, pushLocks: map[string]*sync.Mutex{}, readings: newReadings()}, nil
 }
 
 // Start opens the state, adopts or spawns the node, brings every live release

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/prosperhq/prosper/internal/rollout"
 	"github.com/prosperhq/prosper/internal/store"
@@ -84,27 +83,4 @@ func (s *Server) handleBotRuns(w http.ResponseWriter, r *http.Request) {
 		runs = []store.BotRun{}
 	}
 	writeJSON(w, http.StatusOK, runs)
-}
-
-// handleIncidents lists incidents, newest first. Query: app, open=true, since
-// (a Go duration such as 72h), limit.
-func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
-	q := store.IncidentQuery{App: r.URL.Query().Get("app"), Open: r.URL.Query().Get("open") == "true", Limit: 200}
-	if v := r.URL.Query().Get("since"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "since "+strconv.Quote(v)+" is not a duration", "write it like 72h")
-			return
-		}
-		q.Since = time.Now().Add(-d)
-	}
-	list, err := s.store.Incidents(r.Context(), q)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), "")
-		return
-	}
-	if list == nil {
-		list = []store.Incident{}
-	}
-	writeJSON(w, http.StatusOK, list)
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // Commit is a git commit pushed to an app. Lead times are measured from its
-// commit time to the moment a release of it went live.
+// author time (which survives rebase and cherry-pick) to the moment a release
+// of it went live.
 type Commit struct {
 	App        string    `json:"app"`
 	SHA        string    `json:"sha"`
