@@ -19,10 +19,11 @@ import (
 type readings struct {
 	mu      sync.Mutex
 	ledger  *dora.Ledger
-	commits int64 // cursor of store.CommitsAfter
+	commits int64           // cursor of store.CommitsAfter
+	apps    map[string]bool // the apps the ledger knows, to notice deleted ones
 }
 
-func newReadings() *readings { return &readings{ledger: dora.NewLedger()} }
+func newReadings() *readings { return &readings{ledger: dora.NewLedger(), apps: map[string]bool{}} }
 
 // catchUp feeds the ledger what the store recorded since the last call.
 func (r *readings) catchUp(ctx context.Context, st *store.Store) error {
@@ -32,9 +33,18 @@ func (r *readings) catchUp(ctx context.Context, st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	now := map[string]bool{}
 	for _, a := range apps {
 		r.ledger.SetApp(a.Name, a.Team)
+		now[a.Name] = true
 	}
+	for name := range r.apps {
+		if !now[name] {
+			// Deleted: its history stays in "everything", out of any team.
+			r.ledger.SetApp(name, "")
+		}
+	}
+	r.apps = now
 	for {
 		cs, next, err := st.CommitsAfter(ctx, r.commits, 20000)
 		if err != nil {
