@@ -226,6 +226,8 @@ func (m *Manager) Deploy(ctx context.Context, app string, src Source, out io.Wri
 	say(out, "-----> v%d is live at %s", rel.Version, m.URL(app))
 	if prev.Version > 0 {
 		m.startGrace(rel, prev, cfg)
+	} else {
+		m.startLiveWatch(rel) // its bots, if it has some
 	}
 	return rel, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +133,19 @@ func (b *botTally) add(app string, release int, run bots.Run) {
 	}
 }
 
+// failing describes a journey failing right now (graceBotFailures runs in a row
+// or more), or "" when none is.
+func (b *botTally) failing() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, n := range b.inARow {
+		if n >= graceBotFailures {
+			return fmt.Sprintf("bot journey %q has failed %d times in a row", name, n)
+		}
+	}
+	return ""
+}
+
 func (b *botTally) take() ([]store.BotRun, string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -175,6 +189,11 @@ func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Rele
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	lastFlush := time.Now()
+	lastCheck := time.Now()
+	var regression int64 // the open gate_regression incident this watcher opened
+	if prev != nil {
+		m.resolveRegressions(ctx, rel)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,6 +205,12 @@ func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Rele
 			lastFlush = time.Now()
 		}
 		if !inGrace {
+			if time.Since(lastCheck) >= time.Second {
+				lastCheck = time.Now()
+				if !m.watchRegression(ctx, rel, tally, &regression) {
+					return
+				}
+			}
 			continue
 		}
 		if live, err := m.store.LiveRelease(ctx, app); err != nil || live.Version != rel.Version {
@@ -242,6 +267,59 @@ func prev0(p *store.Release) int {
 		return 0
 	}
 	return p.Version
+}
+
+// titleRegression starts the title of the incidents the live watch opens.
+const titleRegression = "bot journeys fail in production on v"
+
+// watchRegression opens an incident (cause gate_regression) when a journey of
+// the live release, past its grace period, fails in a row, and resolves it when
+// the journeys pass again. It returns false when the release is not live any
+// more: the watch is over.
+func (m *Manager) watchRegression(ctx context.Context, rel store.Release, tally *botTally, open *int64) bool {
+	live, err := m.store.LiveRelease(ctx, rel.App)
+	if err != nil || live.Version != rel.Version {
+		return false
+	}
+	failing := tally.failing()
+	switch {
+	case failing != "" && *open == 0:
+		inc, err := m.store.OpenIncident(ctx, store.Incident{App: rel.App, Cause: store.CauseGateRegression,
+			Title: fmt.Sprintf("%s%d", titleRegression, rel.Version), Release: rel.Version, Details: failing})
+		if err != nil {
+			m.log.Error("open incident", "app", rel.App, "err", err)
+			return true
+		}
+		*open = inc.ID
+		m.event(ctx, "incident.opened", rel.App, rel.Version, map[string]any{"incident": inc.ID,
+			"cause": store.CauseGateRegression, "title": inc.Title, "reason": failing})
+	case failing == "" && *open != 0:
+		if _, err := m.store.ResolveIncident(ctx, *open, rel.Version, time.Time{}); err == nil {
+			m.event(ctx, "incident.resolved", rel.App, rel.Version, map[string]any{"incident": *open,
+				"resolved_by": rel.Version, "by": "the bot journeys pass again"})
+		}
+		*open = 0
+	}
+	return true
+}
+
+// resolveRegressions resolves the open gate_regression incidents of the app's
+// earlier releases when a new release goes live: it is the fix deployment (if
+// its journeys fail too, its own watch opens a new incident).
+func (m *Manager) resolveRegressions(ctx context.Context, rel store.Release) {
+	open, err := m.store.Incidents(ctx, store.IncidentQuery{App: rel.App, Open: true})
+	if err != nil {
+		return
+	}
+	for _, inc := range open {
+		if inc.Cause != store.CauseGateRegression || inc.Release == rel.Version || !strings.HasPrefix(inc.Title, titleRegression) {
+			continue
+		}
+		if _, err := m.store.ResolveIncident(ctx, inc.ID, rel.Version, time.Time{}); err == nil {
+			m.event(ctx, "incident.resolved", rel.App, rel.Version, map[string]any{"incident": inc.ID,
+				"resolved_by": rel.Version, "by": "a new release went live"})
+		}
+	}
 }
 
 // releaseReading is one reading of a release's router counters.
