@@ -82,9 +82,9 @@ func TestDeliveryReadings(t *testing.T) {
 	// A real CI run's output, ingested and reported.
 	mod := t.TempDir()
 	files := map[string]string{
-		"go.mod":          "module example.com/calc\n\ngo 1.22\n",
-		"calc.go":         "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
-		"calc_test.go":    "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 2) != 4 {\n\t\tt.Fatal(\"2+2\")\n\t}\n}\n\nfunc TestBroken(t *testing.T) { t.Fatal(\"always\") }\n",
+		"go.mod":       "module example.com/calc\n\ngo 1.22\n",
+		"calc.go":      "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+		"calc_test.go": "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 2) != 4 {\n\t\tt.Fatal(\"2+2\")\n\t}\n}\n\nfunc TestBroken(t *testing.T) { t.Fatal(\"always\") }\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(mod, name), []byte(content), 0o644); err != nil {
