@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prosperhq/prosper/internal/api"
 	"github.com/prosperhq/prosper/internal/server"
 	"github.com/prosperhq/prosper/internal/store"
 )
@@ -130,7 +131,7 @@ func newIncidentListCmd(e *env) *cobra.Command {
 				q.Set("open", "true")
 			}
 			if since != "" {
-				if _, err := server.ParseAge(since); err != nil {
+				if _, err := api.ParseWindow(since); err != nil {
 					return fmt.Errorf("--since: %w", err)
 				}
 				q.Set("since", since)

@@ -56,7 +56,7 @@ func TestIncidentCommands(t *testing.T) {
 		{[]string{"incident", "resolve", "abc"}, []string{`incident "abc" is not an incident number`}},
 		{[]string{"incident", "resolve", "2", "--by", "v3"}, []string{"shop has no release v3"}},
 		{[]string{"incident", "resolve"}, []string{"usage: prosper incident resolve ID"}},
-		{[]string{"incident", "list", "--since", "yesterday"}, []string{`--since: since "yesterday" is not an age`, "30d"}},
+		{[]string{"incident", "list", "--since", "yesterday"}, []string{`since "yesterday" is not a window`, "90d"}},
 		{[]string{"incident", "list", "-o", "yaml"}, []string{`output format "yaml"`}},
 		{[]string{"incident", "close"}, []string{`unknown command "close" for "prosper incident"`}},
 	}

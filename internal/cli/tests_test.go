@@ -82,7 +82,7 @@ func TestTestsCommandErrors(t *testing.T) {
 		{[]string{"tests", "ingest", "--app", "shop", "--commit", "abcd"}, []string{`unknown app "shop"`}},
 		{[]string{"tests", "ingest", "--app", "notes", "--commit", "abcd", "--format", "tap"}, []string{`format "tap" is not known`}},
 		{[]string{"tests", "ingest", "--app", "notes", "--commit", "abcd", "a", "b"}, []string{"usage: prosper tests ingest"}},
-		{[]string{"tests", "report", "--since", "soon"}, []string{`window "soon" is not a duration`, "90d"}},
+		{[]string{"tests", "report", "--since", "soon"}, []string{`since "soon" is not a window`, "90d"}},
 		{[]string{"tests", "report", "-o", "yaml"}, []string{`output format "yaml"`}},
 		{[]string{"tests", "report", "--app", "shop"}, []string{`unknown app "shop"`}},
 		{[]string{"tests", "rport"}, []string{`unknown command "rport"`, "did you mean report?"}},

@@ -2,13 +2,12 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/api"
 	"github.com/prosperhq/prosper/internal/dora"
 	"github.com/prosperhq/prosper/internal/store"
 )
@@ -105,7 +104,7 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("since"); v != "" {
 		since = v
 	}
-	d, err := parseSince(since)
+	d, err := api.ParseWindow(since)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error(), "write it like 90d, 2w or 36h")
 		return
@@ -116,23 +115,4 @@ func (s *Server) handleDORA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.readings.ledger.Metrics(q))
-}
-
-// parseSince reads a look-back window: Go durations and also days ("90d") and
-// weeks ("2w").
-func parseSince(v string) (time.Duration, error) {
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(v, suffix); ok {
-			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f <= 0 {
-				return 0, fmt.Errorf("since %q is not a window", v)
-			}
-			return time.Duration(f * float64(unit)), nil
-		}
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("since %q is not a window", v)
-	}
-	return d, nil
 }

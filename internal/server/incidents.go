@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/api"
 	"github.com/prosperhq/prosper/internal/store"
 )
 
@@ -157,7 +158,7 @@ func (s *Server) incidentEvent(ctx context.Context, typ, app string, release int
 func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
 	q := store.IncidentQuery{App: r.URL.Query().Get("app"), Open: r.URL.Query().Get("open") == "true", Limit: 200}
 	if v := r.URL.Query().Get("since"); v != "" {
-		d, err := ParseAge(v)
+		d, err := api.ParseWindow(v)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error(), "")
 			return
@@ -181,29 +182,4 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
 		list = []store.Incident{}
 	}
 	writeJSON(w, http.StatusOK, list)
-}
-
-// ParseAge reads how far back to look: days ("30d"), weeks ("2w") or a Go
-// duration ("72h", "90m").
-func ParseAge(s string) (time.Duration, error) {
-	bad := fmt.Errorf("since %q is not an age: write it like 30d, 2w, 72h or 90m", s)
-	unit := time.Duration(0)
-	switch {
-	case strings.HasSuffix(s, "d"):
-		unit = 24 * time.Hour
-	case strings.HasSuffix(s, "w"):
-		unit = 7 * 24 * time.Hour
-	}
-	if unit != 0 {
-		n, err := strconv.Atoi(s[:len(s)-1])
-		if err != nil || n < 0 {
-			return 0, bad
-		}
-		return time.Duration(n) * unit, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, bad
-	}
-	return d, nil
 }

@@ -155,7 +155,7 @@ func TestTestIngestErrors(t *testing.T) {
 		{"no result", "POST", "/api/apps/notes/tests" + good, `{"Action":"start","Package":"x"}` + "\n", 400, "holds no test result"},
 		{"too large", "POST", "/api/apps/notes/tests" + good, strings.Repeat(goEvents("pass"), 10), 413, "larger than 0 MiB"},
 		{"report of an unknown app", "GET", "/api/tests/report?app=nope", "", 404, `unknown app "nope"`},
-		{"report since bad", "GET", "/api/tests/report?since=forever", "", 400, `window "forever" is not a duration`},
+		{"report since bad", "GET", "/api/tests/report?since=forever", "", 400, `since "forever" is not a window`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

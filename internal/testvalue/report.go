@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/api"
 	"github.com/prosperhq/prosper/internal/store"
 )
 
@@ -336,19 +336,5 @@ func ParseWindow(s string) (time.Duration, error) {
 	if s == "" {
 		return DefaultWindow, nil
 	}
-	bad := fmt.Errorf("window %q is not a duration: write it like 90d, 2w or 36h", s)
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if num, ok := strings.CutSuffix(s, suffix); ok {
-			n, err := strconv.Atoi(num)
-			if err != nil || n <= 0 {
-				return 0, bad
-			}
-			return time.Duration(n) * unit, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, bad
-	}
-	return d, nil
+	return api.ParseWindow(s)
 }
