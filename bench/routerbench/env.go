@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 )
 
@@ -44,11 +43,6 @@ func startTargets(ctx context.Context, o options) (*benchEnv, error) {
 	}
 	if env.candidate, err = startChild(ctx, modeBackend, 0); err != nil {
 		return env, err
-	}
-	// prosper runs the candidates of mirror production at nice 10
-	// (internal/rollout.verificationNice): so does the bench.
-	if err := syscall.Setpriority(syscall.PRIO_PROCESS, env.candidate.pid(), 10); err != nil {
-		return env, fmt.Errorf("lower the candidate's CPU priority: %w", err)
 	}
 	if env.router, err = startChild(ctx, modeRouter, o.workers, env.backend.addr); err != nil {
 		return env, err

@@ -132,7 +132,9 @@ func (s *session) exchange(ctx context.Context, ex router.Exchange) {
 		}
 	}
 	s.tracker.Observe(endpoint, req, live, cand)
-	s.figures.Exchange(toAnswer(ex.Live), toAnswer(ex.Candidate))
+	liveAnswer := toAnswer(ex.Live)
+	liveAnswer.At = ex.Time
+	s.figures.Exchange(liveAnswer, toAnswer(ex.Candidate))
 	if step := ex.Request.Header.Get(router.BotStepHeader); step != "" {
 		s.botStep(step, ex)
 	}

@@ -33,9 +33,9 @@ type Spec struct {
 	// TCP connections".
 	HealthPath string `json:"health_path"`
 	// Nice lowers the CPU priority of the workload's processes, from 0 (as
-	// the platform) to 19 (only what is left over). The candidates of mirror
-	// production run at 10, so that on a busy machine the live release and
-	// the router get the CPU first and users never wait for a copy.
+	// the platform) to 19 (only what is left over). The control instance of
+	// mirror production runs at 10, so that on a busy machine the live
+	// release, the router and the candidate get the CPU first.
 	Nice int `json:"nice,omitempty"`
 }
 

@@ -97,3 +97,16 @@ func TestJudgeBotsAndRestarts(t *testing.T) {
 		t.Fatalf("verdict %+v", v)
 	}
 }
+
+func TestWindowWarmUntil(t *testing.T) {
+	w := NewWindow()
+	start := time.Now()
+	w.WarmUntil(start.Add(time.Second))
+	for i := range 40 {
+		at := start.Add(time.Duration(i) * 50 * time.Millisecond) // 20 before, 20 after
+		w.Exchange(Answer{Status: 200, Latency: time.Millisecond, At: at}, Answer{Status: 200, Latency: time.Millisecond})
+	}
+	if f := w.Figures(); f.Requests != 40 || f.LatencySamples != 20 {
+		t.Fatalf("requests %d, latency samples %d; want 40 and the 20 after the warm-up", f.Requests, f.LatencySamples)
+	}
+}

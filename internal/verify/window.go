@@ -21,11 +21,23 @@ type Window struct {
 	bots     map[string]*BotStat
 	restarts int
 	crash    string
+	// warmUntil: requests received before it are not in the latency sketches.
+	warmUntil time.Time
 }
 
 // NewWindow returns an empty window.
 func NewWindow() *Window {
 	return &Window{live: sketch(), cand: sketch(), bots: map[string]*BotStat{}}
+}
+
+// WarmUntil leaves the requests received before t out of the latency
+// comparison, besides the first WarmupRequests: a process that just started is
+// slower for a while (lazy loading, cold caches, a young heap), which no user of
+// a warm release meets.
+func (w *Window) WarmUntil(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.warmUntil = t
 }
 
 func sketch() *ddsketch.DDSketch {
@@ -41,6 +53,8 @@ type Answer struct {
 	Status  int // 0 when no answer came
 	Err     string
 	Latency time.Duration
+	// At is when the router received the request (the live side's only).
+	At time.Time
 }
 
 // failed reports whether the answer counts as an error: a 5xx or no answer.
@@ -60,7 +74,7 @@ func (w *Window) Exchange(live, candidate Answer) {
 	}
 	// The first answers of a fresh process are slow for reasons a user never
 	// meets (lazy loading, cold caches): latency is compared after them.
-	if w.requests <= WarmupRequests || candidate.Status == 0 {
+	if w.requests <= WarmupRequests || candidate.Status == 0 || live.At.Before(w.warmUntil) {
 		return
 	}
 	w.samples++
