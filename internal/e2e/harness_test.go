@@ -342,7 +342,7 @@ func (r *repo) goApp(version string) {
 }
 
 // quickVerify is the verify section of apps whose tests are not about verdicts.
-const quickVerify = "verify: {window: 300ms, min_requests: 1, grace: 2s, gates: {diff_rate: 100%}}\n"
+const quickVerify = "verify: {window: 300ms, min_requests: 1, grace: 2s, gates: {diff_rate: 100%, p50: +1s, p95: +1s, p99: +1s}}\n"
 
 const goAppSource = `package main
 

@@ -48,7 +48,7 @@ steps:
 func (r *repo) orderApp(total string) {
 	r.t.Helper()
 	r.write("go.mod", "module example.com/orders\n\ngo 1.22\n")
-	r.write("prosper.yaml", "health: /healthz\nverify: {window: 2s, min_requests: 20, grace: 3s}\n")
+	r.write("prosper.yaml", "health: /healthz\nverify: {window: 2s, min_requests: 20, grace: 3s, gates: {p95: +50ms, p99: +50ms}}\n")
 	r.write("bots/order.yaml", orderBot)
 	r.write("main.go", strings.ReplaceAll(orderApp, "TOTAL", total))
 }

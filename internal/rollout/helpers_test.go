@@ -101,7 +101,7 @@ func pyApp(t testing.TB, tag string, extra map[string]string) map[string]string 
 }
 
 // quickVerify is a verify section for tests that are not about verification.
-const quickVerify = "verify: {window: 200ms, min_requests: 1, ignore: [$.release, $.tag, $.msg]}\n"
+const quickVerify = "verify: {window: 200ms, min_requests: 1, ignore: [$.release, $.tag, $.msg], gates: {p50: +1s, p95: +1s, p99: +1s}}\n"
 
 // source packs files into the archive of a deploy.
 func source(t testing.TB, files map[string]string) Source {
