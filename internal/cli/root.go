@@ -78,7 +78,7 @@ Start the platform with "prosper up", then create an app and push to it.`,
 	}
 	root.AddCommand(
 		newUpCmd(e), newNodeCmd(e), newHookCmd(e), newLoginCmd(e), newAppCmd(e), newDeployCmd(e),
-		newStatusCmd(e), newReleasesCmd(e), newRollbackCmd(e), newConfigCmd(e), newLogsCmd(e), newVerifyCmd(e), newDORACmd(e),
+		newStatusCmd(e), newReleasesCmd(e), newRollbackCmd(e), newConfigCmd(e), newLogsCmd(e), newVerifyCmd(e), newDORACmd(e), newClusterCmd(e),
 		newIncidentCmd(e), newImportCmd(e), newTestsCmd(e),
 		newVersionCmd(e),
 	)

@@ -1,0 +1,69 @@
+package testhost
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestHostServesSSHAndStops(t *testing.T) {
+	h := New(t, Options{})
+	ctx := context.Background()
+
+	c, err := net.DialTimeout("tcp", h.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", h.Addr(), err)
+	}
+	banner := make([]byte, 8)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(banner); err != nil || !strings.HasPrefix(string(banner), "SSH-2.0") {
+		t.Fatalf("banner %q, err %v", banner, err)
+	}
+	c.Close()
+
+	h.Stop()
+	_, err = net.DialTimeout("tcp", h.Addr(), 2*time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial after Stop: got %v, want connection refused", err)
+	}
+	h.Start()
+	c, err = net.DialTimeout("tcp", h.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial after Start: %v", err)
+	}
+	c.Close()
+
+	// Exec runs in the host's namespace: it sees its own address.
+	out, err := h.Exec(ctx, "ip -4 -o addr show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, h.IP()+"/30") {
+		t.Fatalf("host addresses %q lack %s", out, h.IP())
+	}
+}
+
+func TestHostPrivateDirs(t *testing.T) {
+	a := New(t, Options{Stopped: true})
+	b := New(t, Options{Stopped: true})
+	ctx := context.Background()
+	if _, err := a.Exec(ctx, "mkdir -p /usr/local/bin && echo a > /usr/local/bin/prosper-testhost-marker"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(a.Root(), "usr/local/bin/prosper-testhost-marker"))
+	if err != nil || string(got) != "a\n" {
+		t.Fatalf("host a's file in its root: %q, %v", got, err)
+	}
+	if _, err := os.Stat("/usr/local/bin/prosper-testhost-marker"); err == nil {
+		t.Fatal("host a's file leaked onto the test machine")
+	}
+	if out, err := b.Exec(ctx, "test -e /usr/local/bin/prosper-testhost-marker && echo leaked || true"); err != nil || strings.Contains(out, "leaked") {
+		t.Fatalf("host a's file visible on host b: %q, %v", out, err)
+	}
+}
