@@ -41,7 +41,7 @@ func TestAPIErrors(t *testing.T) {
 			_, _, err := c.Server.Create(ctx, hcloud.ServerCreateOpts{Name: "s2", ServerType: &hcloud.ServerType{Name: "cx999"}, Image: &hcloud.Image{Name: "ubuntu-24.04"}})
 			return err
 		}, hcloud.ErrorCodeInvalidInput},
-		{"delete missing server", func() error { _, err := c.Server.Delete(ctx, &hcloud.Server{ID: 999999}); return err }, hcloud.ErrorCodeNotFound},
+		{"delete missing server", func() error { _, _, err := c.Server.DeleteWithResult(ctx, &hcloud.Server{ID: 999999}); return err }, hcloud.ErrorCodeNotFound},
 		{"delete missing ssh key", func() error { _, err := c.SSHKey.Delete(ctx, &hcloud.SSHKey{ID: 999999}); return err }, hcloud.ErrorCodeNotFound},
 		{"bad label selector", func() error {
 			_, _, err := c.Server.List(ctx, hcloud.ServerListOpts{ListOpts: hcloud.ListOpts{LabelSelector: "a in b"}})

@@ -13,7 +13,7 @@ import (
 
 func TestClusterResourcesLifecycle(t *testing.T) {
 	type created struct {
-		name, userData, ip string
+		name, userData string
 		keys               []string
 	}
 	var mu sync.Mutex
