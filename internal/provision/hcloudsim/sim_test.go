@@ -14,7 +14,7 @@ import (
 func TestClusterResourcesLifecycle(t *testing.T) {
 	type created struct {
 		name, userData string
-		keys               []string
+		keys           []string
 	}
 	var mu sync.Mutex
 	var creates []created
