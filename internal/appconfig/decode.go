@@ -1,15 +1,13 @@
 package appconfig
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // The decoder walks the YAML syntax tree itself instead of unmarshalling into
@@ -32,7 +30,7 @@ func decode(filename string, data []byte, cfg *Config) error {
 	d := &decoder{file: filename, anchors: map[string]ast.Node{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return d.syntaxError(data, err)
+		return yamlfile.SyntaxError(d.file, data, err)
 	}
 	var body ast.Node
 	for _, doc := range f.Docs {
@@ -68,7 +66,7 @@ func decodeFields[T any](d *decoder, entries []*ast.MappingValueNode, where stri
 		}
 		i := slices.Index(names, key)
 		if i < 0 {
-			return d.errorf(e.Key, "%s", unknownField("field", key, where, names))
+			return d.errorf(e.Key, "%s", yamlfile.UnknownKey("field", key, where, names))
 		}
 		if err := fields[i].decode(d, e.Value, dst); err != nil {
 			return err
@@ -108,10 +106,10 @@ func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
 		case *ast.TagNode:
 			n = v.Value
 		case *ast.AnchorNode:
-			d.anchors[nodeText(v.Name)] = v.Value
+			d.anchors[yamlfile.Text(v.Name)] = v.Value
 			n = v.Value
 		case *ast.AliasNode:
-			name := nodeText(v.Value)
+			name := yamlfile.Text(v.Value)
 			target, ok := d.anchors[name]
 			if !ok {
 				return nil, d.errorf(v, "alias *%s refers to no anchor &%s defined before it", name, name)
@@ -131,9 +129,9 @@ func (d *decoder) key(e *ast.MappingValueNode) (string, error) {
 	}
 	switch k.(type) {
 	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
-		return nodeText(k), nil
+		return yamlfile.Text(k), nil
 	}
-	return "", d.errorf(e.Key, "keys must be plain names such as \"build\", not %s", describe(e.Key))
+	return "", d.errorf(e.Key, "keys must be plain names such as \"build\", not %s", yamlfile.Describe(e.Key))
 }
 
 // mapping returns the entries of a mapping value; null gives none.
@@ -147,7 +145,7 @@ func (d *decoder) mapping(n ast.Node, name, what string) ([]*ast.MappingValueNod
 	case *ast.MappingValueNode:
 		return []*ast.MappingValueNode{m}, nil
 	}
-	return nil, d.errorf(n, "%sexpected %s, not %s", label(name), what, describe(v))
+	return nil, d.errorf(n, "%sexpected %s, not %s", label(name), what, yamlfile.Describe(v))
 }
 
 // label prefixes a message with the setting it is about.
@@ -168,9 +166,9 @@ func (d *decoder) list(n ast.Node, name, what string) ([]ast.Node, error) {
 		// Non-nil even when empty, so callers can tell "[]" from null.
 		return append([]ast.Node{}, s.Values...), nil
 	}
-	msg := fmt.Sprintf("%sexpected %s, not %s", label(name), what, describe(v))
-	if isScalar(v) {
-		msg += fmt.Sprintf("; write [%s]", nodeText(v))
+	msg := fmt.Sprintf("%sexpected %s, not %s", label(name), what, yamlfile.Describe(v))
+	if yamlfile.IsScalar(v) {
+		msg += fmt.Sprintf("; write [%s]", yamlfile.Text(v))
 	}
 	return nil, d.errorf(n, "%s", msg)
 }
@@ -181,110 +179,8 @@ func (d *decoder) scalar(n ast.Node, name, what string) (string, bool, error) {
 	if v == nil {
 		return "", false, err
 	}
-	if !isScalar(v) {
-		return "", false, d.errorf(n, "%sexpected %s, not %s", label(name), what, describe(v))
+	if !yamlfile.IsScalar(v) {
+		return "", false, d.errorf(n, "%sexpected %s, not %s", label(name), what, yamlfile.Describe(v))
 	}
-	return nodeText(v), true, nil
-}
-
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode,
-		*ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return true
-	}
-	return false
-}
-
-// nodeText returns a scalar's value as the user wrote it, so that "version: 1.10"
-// stays "1.10" instead of becoming the float 1.1.
-func nodeText(n ast.Node) string {
-	switch v := n.(type) {
-	case *ast.StringNode:
-		return v.Value
-	case *ast.LiteralNode:
-		return v.Value.Value
-	case nil:
-		return ""
-	}
-	if tk := n.GetToken(); tk != nil {
-		return tk.Value
-	}
-	return n.String()
-}
-
-// describe names the kind of a node the way a YAML user thinks of it.
-func describe(n ast.Node) string {
-	switch v := n.(type) {
-	case nil, *ast.NullNode:
-		return "empty"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "the number " + nodeText(v)
-	case *ast.BoolNode:
-		return nodeText(v)
-	case *ast.StringNode, *ast.LiteralNode:
-		return fmt.Sprintf("the text %q", nodeText(v))
-	case *ast.TagNode:
-		return describe(v.Value)
-	case *ast.AnchorNode:
-		return describe(v.Value)
-	case *ast.MappingKeyNode:
-		return `an explicit "?" key`
-	case *ast.MergeKeyNode:
-		return "a merge key (<<)"
-	}
-	return "a " + n.Type().String()
-}
-
-var duplicateKey = regexp.MustCompile(`^mapping key "(.*)" already defined at \[(\d+):\d+\]$`)
-
-// syntaxError turns a parser error into an *Error, rewording the messages users
-// meet most often (tabs, indentation, duplicate keys) into advice.
-func (d *decoder) syntaxError(data []byte, err error) error {
-	var ye yaml.Error
-	if !errors.As(err, &ye) {
-		return &Error{File: d.file, Msg: "invalid YAML: " + err.Error()}
-	}
-	e := &Error{File: d.file, Msg: ye.GetMessage()}
-	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-		e.Line, e.Column = tk.Position.Line, tk.Position.Column
-	}
-	msg := ye.GetMessage()
-	switch {
-	case strings.Contains(msg, `'\t'`) || hasIndentTab(data, e.Line):
-		e.Msg = "tab character in indentation; YAML indents with spaces only"
-	case msg == "mapping value is not allowed in this context":
-		e.Msg = `a value cannot hold nested keys; check the indentation of the next line, and quote a value that contains ": "`
-	case msg == "value is not allowed in this context":
-		e.Msg = "unexpected indentation; align this line with the keys it belongs with"
-	case strings.HasPrefix(msg, "sequence end token"):
-		e.Msg = `this list has no closing "]"`
-	case strings.HasPrefix(msg, "could not find flow mapping end token"):
-		e.Msg = `this mapping has no closing "}"`
-	case strings.HasPrefix(msg, "could not find end character of single-quoted text"):
-		e.Msg = "this text has no closing single quote"
-	case strings.HasPrefix(msg, "could not find end character of double-quoted text"):
-		e.Msg = "this text has no closing double quote"
-	default:
-		if m := duplicateKey.FindStringSubmatch(msg); m != nil {
-			e.Msg = fmt.Sprintf("%s is set twice (first on line %s); keep one", m[1], m[2])
-		}
-	}
-	return e
-}
-
-// hasIndentTab reports whether the given 1-based line starts with whitespace that
-// holds a tab; the parser's own message for that case varies with the context.
-func hasIndentTab(data []byte, line int) bool {
-	lines := strings.Split(string(data), "\n")
-	if line < 1 || line > len(lines) {
-		return false
-	}
-	l := lines[line-1]
-	indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
-	return strings.Contains(indent, "\t")
+	return yamlfile.Text(v), true, nil
 }

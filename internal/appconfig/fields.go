@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // Gate names accepted under verify.gates.
@@ -113,7 +115,7 @@ func integer[T any](full string, lo, hi int, set func(*T, int)) field[T] {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			r, _ := d.resolve(v)
-			return d.errorf(v, "%s: expected %s, not %s", full, what, describe(r))
+			return d.errorf(v, "%s: expected %s, not %s", full, what, yamlfile.Describe(r))
 		}
 		if n < lo || n > hi {
 			return d.errorf(v, "%s: %d is out of range; use %d to %d", full, n, lo, hi)
@@ -160,7 +162,7 @@ func checkDatabase(s string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("%q is not supported; the supported database is %q", s, DatabaseSQLite)
-	if suggest(s, []string{DatabaseSQLite}) != "" || strings.HasPrefix(strings.ToLower(s), DatabaseSQLite) {
+	if yamlfile.Closest(s, []string{DatabaseSQLite}) != "" || strings.HasPrefix(strings.ToLower(s), DatabaseSQLite) {
 		msg = fmt.Sprintf("%q is not supported (did you mean %q?)", s, DatabaseSQLite)
 	}
 	return fmt.Errorf("%s", msg)
@@ -302,7 +304,7 @@ func decodeGates(d *decoder, v ast.Node, dst *Verify) error {
 			return err
 		}
 		if !slices.Contains(gateNames, name) {
-			return d.errorf(e.Key, "%s", unknownField("gate", name, "verify.gates", gateNames))
+			return d.errorf(e.Key, "%s", yamlfile.UnknownKey("gate", name, "verify.gates", gateNames))
 		}
 		full := "verify.gates." + name
 		s, ok, err := d.scalar(e.Value, full, "a threshold")

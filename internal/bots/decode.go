@@ -1,14 +1,14 @@
 package bots
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // The decoder walks the YAML syntax tree rather than unmarshalling into structs, so
@@ -56,10 +56,10 @@ func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
 		case *ast.TagNode:
 			n = v.Value
 		case *ast.AnchorNode:
-			d.anchors[scalarText(v.Name)] = v.Value
+			d.anchors[yamlfile.Text(v.Name)] = v.Value
 			n = v.Value
 		case *ast.AliasNode:
-			name := scalarText(v.Value)
+			name := yamlfile.Text(v.Value)
 			target, ok := d.anchors[name]
 			if !ok {
 				return nil, d.errAt(v, "*%s refers to no &%s defined above it", name, name)
@@ -82,7 +82,7 @@ func (d *decoder) entries(n ast.Node, name, what string) ([]*ast.MappingValueNod
 	case *ast.MappingValueNode:
 		return []*ast.MappingValueNode{m}, nil
 	}
-	return nil, d.errAt(n, "%sexpected %s, not %s", label(name), what, describe(v))
+	return nil, d.errAt(n, "%sexpected %s, not %s", label(name), what, yamlfile.Describe(v))
 }
 
 // label prefixes a message with the setting it is about, when there is one.
@@ -102,7 +102,7 @@ func (d *decoder) items(n ast.Node, name, what string) ([]ast.Node, error) {
 	case *ast.SequenceNode:
 		return s.Values, nil
 	}
-	return nil, d.errAt(n, "%s: expected %s, not %s", name, what, describe(v))
+	return nil, d.errAt(n, "%s: expected %s, not %s", name, what, yamlfile.Describe(v))
 }
 
 // scalar returns the text of a scalar value as written (so "1.10" stays "1.10");
@@ -112,10 +112,10 @@ func (d *decoder) scalar(n ast.Node, name, what string) (string, bool, error) {
 	if v == nil {
 		return "", false, err
 	}
-	if !isScalar(v) {
-		return "", false, d.errAt(n, "%s: expected %s, not %s", name, what, describe(v))
+	if !yamlfile.IsScalar(v) {
+		return "", false, d.errAt(n, "%s: expected %s, not %s", name, what, yamlfile.Describe(v))
 	}
-	return scalarText(v), true, nil
+	return yamlfile.Text(v), true, nil
 }
 
 // required is scalar for a setting that cannot be left empty.
@@ -133,60 +133,10 @@ func (d *decoder) key(e *ast.MappingValueNode) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if k == nil || !isScalar(k) {
-		return "", d.errAt(e.Key, "a key must be a plain name such as \"steps\", not %s", describe(k))
+	if k == nil || !yamlfile.IsScalar(k) {
+		return "", d.errAt(e.Key, "a key must be a plain name such as \"steps\", not %s", yamlfile.Describe(k))
 	}
-	return scalarText(k), nil
-}
-
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode,
-		*ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return true
-	}
-	return false
-}
-
-// scalarText returns a scalar as the user wrote it.
-func scalarText(n ast.Node) string {
-	switch v := n.(type) {
-	case nil:
-		return ""
-	case *ast.StringNode:
-		return v.Value
-	case *ast.LiteralNode:
-		return v.Value.Value
-	}
-	if tk := n.GetToken(); tk != nil {
-		return tk.Value
-	}
-	return n.String()
-}
-
-// describe names what a node is, in YAML terms.
-func describe(n ast.Node) string {
-	switch v := n.(type) {
-	case nil, *ast.NullNode:
-		return "nothing"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "the number " + scalarText(v)
-	case *ast.BoolNode:
-		return scalarText(v)
-	case *ast.StringNode, *ast.LiteralNode:
-		return fmt.Sprintf("the text %q", scalarText(v))
-	case *ast.TagNode:
-		return describe(v.Value)
-	case *ast.AnchorNode:
-		return describe(v.Value)
-	case *ast.MergeKeyNode:
-		return "a merge key (<<)"
-	}
-	return "a " + n.Type().String()
+	return yamlfile.Text(k), nil
 }
 
 // parseDuration reads a Go duration and explains the bare number, which YAML users
@@ -204,53 +154,3 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 var plainNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
-
-var duplicateKey = regexp.MustCompile(`^mapping key "(.*)" already defined at \[(\d+):\d+\]$`)
-
-// syntaxError turns a YAML parser error into an *Error, in words that say what to
-// change for the mistakes people make most.
-func (d *decoder) syntaxError(data []byte, err error) error {
-	var ye yaml.Error
-	if !errors.As(err, &ye) {
-		return &Error{File: d.file, Msg: "not valid YAML: " + err.Error()}
-	}
-	msg := ye.GetMessage()
-	e := &Error{File: d.file, Msg: "not valid YAML: " + msg}
-	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-		e.Line, e.Column = tk.Position.Line, tk.Position.Column
-	}
-	switch {
-	case strings.Contains(msg, `'\t'`) || tabIndented(data, e.Line):
-		e.Msg = "a tab in the indentation; YAML indents with spaces only"
-	case msg == "mapping value is not allowed in this context":
-		e.Msg = `a value cannot hold nested keys; check the indentation, and quote a value holding ": "`
-	case msg == "value is not allowed in this context":
-		e.Msg = "unexpected indentation; align this line with the keys it belongs with"
-	case strings.HasPrefix(msg, "could not find flow map content"),
-		msg == "found an invalid key for this map",
-		strings.HasPrefix(msg, "could not find flow mapping end token"):
-		e.Msg = `this {...} mapping does not close; quote keys and values that hold [ ] { } or a comma, such as "$.items[0].id"`
-	case strings.HasPrefix(msg, "sequence end token"):
-		e.Msg = `this list has no closing "]"`
-	case strings.HasPrefix(msg, "could not find end character of single-quoted text"):
-		e.Msg = "this text has no closing single quote"
-	case strings.HasPrefix(msg, "could not find end character of double-quoted text"):
-		e.Msg = "this text has no closing double quote"
-	default:
-		if m := duplicateKey.FindStringSubmatch(msg); m != nil {
-			e.Msg = fmt.Sprintf("%s is set twice (first on line %s); keep one", m[1], m[2])
-		}
-	}
-	return e
-}
-
-// tabIndented reports whether the 1-based line is indented with a tab; the
-// parser's own message for that varies with where it happens.
-func tabIndented(data []byte, line int) bool {
-	lines := strings.Split(string(data), "\n")
-	if line < 1 || line > len(lines) {
-		return false
-	}
-	l := lines[line-1]
-	return strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t")
-}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 var scenarioKeys = []string{"name", "every", "cost_of_failure", "timeout", "steps"}
@@ -22,7 +24,7 @@ func Parse(file string, data []byte) (Scenario, error) {
 	d := &decoder{file: file, anchors: map[string]ast.Node{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return Scenario{}, d.syntaxError(data, err)
+		return Scenario{}, syntaxError(d.file, data, err)
 	}
 	var body ast.Node
 	for _, doc := range f.Docs {
@@ -114,7 +116,7 @@ func (p *scenarioParser) scenario(body ast.Node) error {
 		case "steps":
 			steps = e
 		default:
-			return d.errAt(e.Key, "%s", unknownKey(k, "", scenarioKeys))
+			return d.errAt(e.Key, "%s", yamlfile.UnknownKey("key", k, "", scenarioKeys))
 		}
 	}
 	if steps == nil {
@@ -209,7 +211,7 @@ func (p *scenarioParser) checkVariables() error {
 				u.name, later.step+1, later.line)
 		}
 		msg := fmt.Sprintf("unknown variable {{%s}}", u.name)
-		if c := closest(u.name, known); c != "" {
+		if c := yamlfile.Closest(u.name, known); c != "" {
 			return p.d.errAt(u.node, "%s (did you mean {{%s}}?)", msg, c)
 		}
 		slices.Sort(known)
@@ -241,3 +243,16 @@ func parseCost(s string) (Cost, error) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// syntaxError is yamlfile.SyntaxError with the mistake bot files invite: a JSON
+// path such as $.items[0].id unquoted inside a {...} mapping, whose brackets the
+// parser reads as YAML.
+func syntaxError(file string, data []byte, err error) error {
+	e := yamlfile.SyntaxError(file, data, err)
+	lines := strings.Split(string(data), "\n")
+	if strings.HasSuffix(e.Msg, "found an invalid key for this map") && e.Line >= 1 && e.Line <= len(lines) &&
+		strings.Contains(lines[e.Line-1], "{") {
+		e.Msg = `this {...} mapping does not close; quote keys and values that hold [ ] { } or a comma, such as "$.items[0].id"`
+	}
+	return e
+}

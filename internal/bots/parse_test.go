@@ -219,7 +219,7 @@ func TestParseErrors(t *testing.T) {
 		{"infinity in json", "steps:\n  - post: /\n    json: {a: .inf}\n", `b.yaml:3:15: json: JSON has no .inf`},
 		{"two documents", "steps: [{get: /}]\n---\nsteps: [{get: /}]\n", `b.yaml:3:1: the file holds more than one YAML document`},
 		{"duplicate key", "steps: [{get: /}]\nsteps: [{get: /}]\n", `b.yaml:2:1: steps is set twice (first on line 1)`},
-		{"tab indentation", "steps:\n\t- get: /\n", `b.yaml:2:1: a tab in the indentation`},
+		{"tab indentation", "steps:\n\t- get: /\n", `b.yaml:2:1: tab character in indentation`},
 		{"multi-line name", "name: |\n  a\n  b\nsteps: [{get: /}]\n", `b.yaml:1:7: name: write a name on one line`},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/ohler55/ojg/jp"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // methods are the request keys of a step, as written in a file.
@@ -44,7 +46,7 @@ func (p *scenarioParser) step(i int, n ast.Node) (Step, error) {
 		case slices.Contains(methods, k):
 			if method != nil {
 				return Step{}, d.errAt(e.Key, "%s already sends a %s request; a step sends one, so make %s: a step of its own",
-					where, strings.ToUpper(scalarText(method.Key)), k)
+					where, strings.ToUpper(yamlfile.Text(method.Key)), k)
 			}
 			method = e
 			st.Method = strings.ToUpper(k)
@@ -81,7 +83,7 @@ func (p *scenarioParser) step(i int, n ast.Node) (Step, error) {
 				return Step{}, err
 			}
 		default:
-			return Step{}, d.errAt(e.Key, "%s", unknownKey(k, where, stepKeys))
+			return Step{}, d.errAt(e.Key, "%s", yamlfile.UnknownKey("key", k, where, stepKeys))
 		}
 	}
 	if method == nil {
@@ -96,7 +98,7 @@ func (p *scenarioParser) step(i int, n ast.Node) (Step, error) {
 // path reads the path of a request: bots reach the app through prosper's router, so
 // a step names only the path, never a host.
 func (p *scenarioParser) path(e *ast.MappingValueNode, step int) (string, error) {
-	k := scalarText(e.Key)
+	k := yamlfile.Text(e.Key)
 	s, err := p.d.required(e, k, "the path to request, such as /api/bookings")
 	if err != nil {
 		return "", err
@@ -205,7 +207,7 @@ func (p *scenarioParser) expect(e *ast.MappingValueNode) (Expect, error) {
 				return Expect{}, err
 			}
 		default:
-			return Expect{}, d.errAt(ee.Key, "%s", unknownKey(k, "expect", expectKeys))
+			return Expect{}, d.errAt(ee.Key, "%s", yamlfile.UnknownKey("key", k, "expect", expectKeys))
 		}
 	}
 	return x, nil
@@ -234,7 +236,7 @@ func (p *scenarioParser) status(e *ast.MappingValueNode) ([]int, error) {
 		code, convErr := strconv.Atoi(s)
 		if !ok || convErr != nil {
 			r, _ := d.resolve(n)
-			return nil, d.errAt(n, "expect.status: expected a status such as 200, not %s", describe(r))
+			return nil, d.errAt(n, "expect.status: expected a status such as 200, not %s", yamlfile.Describe(r))
 		}
 		if code < 100 || code > 599 {
 			return nil, d.errAt(n, "expect.status: %d is not an HTTP status; use 100 to 599", code)
@@ -371,7 +373,7 @@ func (d *decoder) appendJSON(buf []byte, n ast.Node, visit func(string, ast.Node
 		}
 		return append(buf, ']'), nil
 	case *ast.StringNode, *ast.LiteralNode:
-		s := scalarText(x)
+		s := yamlfile.Text(x)
 		if err := visit(s, x); err != nil {
 			return nil, err
 		}
@@ -380,14 +382,14 @@ func (d *decoder) appendJSON(buf []byte, n ast.Node, visit func(string, ast.Node
 		// Written in decimal: YAML's 0x10 or 1_000 are not JSON.
 		return fmt.Append(buf, x.Value), nil
 	case *ast.FloatNode:
-		if s := scalarText(x); json.Valid([]byte(s)) {
+		if s := yamlfile.Text(x); json.Valid([]byte(s)) {
 			return append(buf, s...), nil // as written, so 12.50 stays 12.50
 		}
 		return strconv.AppendFloat(buf, x.Value, 'g', -1, 64), nil
 	case *ast.BoolNode:
 		return strconv.AppendBool(buf, x.Value), nil
 	case *ast.InfinityNode, *ast.NanNode:
-		return nil, d.errAt(n, "json: JSON has no %s; quote it to send text", scalarText(x))
+		return nil, d.errAt(n, "json: JSON has no %s; quote it to send text", yamlfile.Text(x))
 	}
-	return nil, d.errAt(n, "json: %s cannot be written as JSON", describe(v))
+	return nil, d.errAt(n, "json: %s cannot be written as JSON", yamlfile.Describe(v))
 }

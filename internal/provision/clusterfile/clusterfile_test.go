@@ -175,30 +175,3 @@ func TestLoad(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-
-func TestClosest(t *testing.T) {
-	known := []string{"provider", "k3s", "controlPlane", "pools", "standby", "network", "firewall", "sshKeys", "platform"}
-	tests := []struct{ key, want string }{
-		{"contolPlane", "controlPlane"},
-		{"control_plane", "controlPlane"},
-		{"ssh-keys", "sshKeys"},
-		{"pool", "pools"},
-		{"k8s", "k3s"},
-		{"providers", "provider"},
-		{"nodes", ""},
-		{"fw", ""},
-	}
-	for _, tt := range tests {
-		if got := closest(tt.key, known); got != tt.want {
-			t.Errorf("closest(%q) = %q, want %q", tt.key, got, tt.want)
-		}
-	}
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"", "abc", 3}, {"cuont", "count", 1}, {"kitten", "sitting", 3}, {"ca", "abc", 3}} {
-		if got := distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}

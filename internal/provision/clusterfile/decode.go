@@ -1,16 +1,15 @@
 package clusterfile
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // The decoder walks the YAML syntax tree and fills the Go types through their yaml
@@ -37,7 +36,7 @@ func newDecoder(file string) *decoder {
 func (d *decoder) decodeFile(data []byte, c *Cluster) error {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return d.syntaxError(err)
+		return yamlfile.SyntaxError(d.file, data, err)
 	}
 	var body ast.Node
 	for _, doc := range f.Docs {
@@ -79,9 +78,9 @@ func (d *decoder) decode(n ast.Node, path string, dst reflect.Value) error {
 	case reflect.Slice:
 		seq, ok := v.(*ast.SequenceNode)
 		if !ok {
-			msg := fmt.Sprintf("%sexpected a list, not %s", label(path), describe(v))
-			if isScalar(v) {
-				msg += fmt.Sprintf("; write [%s]", nodeText(v))
+			msg := fmt.Sprintf("%sexpected a list, not %s", label(path), yamlfile.Describe(v))
+			if yamlfile.IsScalar(v) {
+				msg += fmt.Sprintf("; write [%s]", yamlfile.Text(v))
 			}
 			return d.errorf(n, "%s", msg)
 		}
@@ -96,7 +95,7 @@ func (d *decoder) decode(n ast.Node, path string, dst reflect.Value) error {
 	case reflect.Map:
 		entries, ok := mappingEntries(v)
 		if !ok {
-			return d.errorf(n, "%sexpected a mapping such as {tier: app}, not %s", label(path), describe(v))
+			return d.errorf(n, "%sexpected a mapping such as {tier: app}, not %s", label(path), yamlfile.Describe(v))
 		}
 		m := reflect.MakeMapWithSize(dst.Type(), len(entries))
 		for _, e := range entries {
@@ -114,22 +113,22 @@ func (d *decoder) decode(n ast.Node, path string, dst reflect.Value) error {
 		dst.Set(m)
 		return nil
 	case reflect.String:
-		if !isScalar(v) {
-			return d.errorf(n, "%sexpected a text value, not %s", label(path), describe(v))
+		if !yamlfile.IsScalar(v) {
+			return d.errorf(n, "%sexpected a text value, not %s", label(path), yamlfile.Describe(v))
 		}
-		dst.SetString(nodeText(v))
+		dst.SetString(yamlfile.Text(v))
 		return nil
 	case reflect.Int:
-		i, err := strconv.Atoi(nodeText(v))
+		i, err := strconv.Atoi(yamlfile.Text(v))
 		if _, isInt := v.(*ast.IntegerNode); !isInt || err != nil {
-			return d.errorf(n, "%sexpected a whole number, not %s", label(path), describe(v))
+			return d.errorf(n, "%sexpected a whole number, not %s", label(path), yamlfile.Describe(v))
 		}
 		dst.SetInt(int64(i))
 		return nil
 	case reflect.Bool:
 		b, ok := v.(*ast.BoolNode)
 		if !ok {
-			return d.errorf(n, "%sexpected true or false, not %s", label(path), describe(v))
+			return d.errorf(n, "%sexpected true or false, not %s", label(path), yamlfile.Describe(v))
 		}
 		dst.SetBool(b.Value)
 		return nil
@@ -145,7 +144,7 @@ func (d *decoder) decodeStruct(n, v ast.Node, path string, dst reflect.Value) er
 		if names := yamlNames(dst.Type()); len(names) > 0 {
 			what = fmt.Sprintf("a mapping with %s", strings.Join(names, ", "))
 		}
-		return d.errorf(n, "%sexpected %s, not %s", label(path), what, describe(v))
+		return d.errorf(n, "%sexpected %s, not %s", label(path), what, yamlfile.Describe(v))
 	}
 	names := yamlNames(dst.Type())
 	for _, e := range entries {
@@ -155,7 +154,7 @@ func (d *decoder) decodeStruct(n, v ast.Node, path string, dst reflect.Value) er
 		}
 		i := fieldIndex(dst.Type(), key)
 		if i < 0 {
-			return d.errorf(e.Key, "%s", unknownKey(key, path, names))
+			return d.errorf(e.Key, "%s", yamlfile.UnknownKey("field", key, path, names))
 		}
 		sub := key
 		if path != "" {
@@ -229,10 +228,10 @@ func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
 		case *ast.TagNode:
 			n = v.Value
 		case *ast.AnchorNode:
-			d.anchors[nodeText(v.Name)] = v.Value
+			d.anchors[yamlfile.Text(v.Name)] = v.Value
 			n = v.Value
 		case *ast.AliasNode:
-			name := nodeText(v.Value)
+			name := yamlfile.Text(v.Value)
 			target, ok := d.anchors[name]
 			if !ok {
 				return nil, d.errorf(v, "alias *%s refers to no anchor &%s defined before it", name, name)
@@ -250,60 +249,10 @@ func (d *decoder) key(e *ast.MappingValueNode) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if isScalar(k) {
-		return nodeText(k), nil
+	if yamlfile.IsScalar(k) {
+		return yamlfile.Text(k), nil
 	}
-	return "", d.errorf(e.Key, "keys must be plain names such as \"name\", not %s", describe(e.Key))
-}
-
-func isScalar(n ast.Node) bool {
-	switch n.(type) {
-	case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode,
-		*ast.BoolNode, *ast.InfinityNode, *ast.NanNode:
-		return true
-	}
-	return false
-}
-
-// nodeText returns a scalar as written, so that "version: 1.10" stays "1.10".
-func nodeText(n ast.Node) string {
-	switch v := n.(type) {
-	case *ast.StringNode:
-		return v.Value
-	case *ast.LiteralNode:
-		return v.Value.Value
-	case nil:
-		return ""
-	}
-	if tk := n.GetToken(); tk != nil {
-		return tk.Value
-	}
-	return n.String()
-}
-
-// describe names the kind of a node the way a YAML user thinks of it.
-func describe(n ast.Node) string {
-	switch v := n.(type) {
-	case nil, *ast.NullNode:
-		return "empty"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.MappingNode, *ast.MappingValueNode:
-		return "a mapping"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "the number " + nodeText(v)
-	case *ast.BoolNode:
-		return nodeText(v)
-	case *ast.StringNode, *ast.LiteralNode:
-		return fmt.Sprintf("the text %q", nodeText(v))
-	case *ast.TagNode:
-		return describe(v.Value)
-	case *ast.AnchorNode:
-		return describe(v.Value)
-	case *ast.AliasNode:
-		return "an alias"
-	}
-	return "a " + n.Type().String()
+	return "", d.errorf(e.Key, "keys must be plain names such as \"name\", not %s", yamlfile.Describe(e.Key))
 }
 
 // errorf returns an *Error at the position of n.
@@ -322,39 +271,6 @@ func (d *decoder) errorf(n ast.Node, format string, args ...any) *Error {
 	if n != nil {
 		if tk := n.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-	}
-	return e
-}
-
-var duplicateKey = regexp.MustCompile(`^mapping key "(.*)" already defined at \[(\d+):\d+\]$`)
-
-// syntaxError turns a parser error into an *Error, rewording the messages people
-// meet most often into advice.
-func (d *decoder) syntaxError(err error) error {
-	var ye yaml.Error
-	if !errors.As(err, &ye) {
-		return &Error{File: d.file, Msg: "invalid YAML: " + err.Error()}
-	}
-	msg := ye.GetMessage()
-	e := &Error{File: d.file, Msg: "invalid YAML: " + msg}
-	if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-		e.Line, e.Column = tk.Position.Line, tk.Position.Column
-	}
-	switch {
-	case strings.Contains(msg, "'\t'"): // the parser quotes the tab itself
-		e.Msg = "tab character in indentation; YAML indents with spaces only"
-	case msg == "mapping value is not allowed in this context":
-		e.Msg = `a value cannot hold nested keys; check the indentation of the next line, and quote a value that contains ": "`
-	case msg == "value is not allowed in this context":
-		e.Msg = "unexpected indentation; align this line with the keys it belongs with"
-	case strings.HasPrefix(msg, "sequence end token"):
-		e.Msg = `this list has no closing "]"`
-	case strings.HasPrefix(msg, "could not find flow mapping end token"):
-		e.Msg = `this mapping has no closing "}"`
-	default:
-		if m := duplicateKey.FindStringSubmatch(msg); m != nil {
-			e.Msg = fmt.Sprintf("%s is set twice (first on line %s); keep one", m[1], m[2])
 		}
 	}
 	return e

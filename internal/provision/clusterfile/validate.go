@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/prosperhq/prosper/internal/yamlfile"
 )
 
 // Limits that catch typos ("count: 300" for 30) without getting in a real cluster's way.
@@ -157,7 +159,7 @@ func (d *decoder) checkHetzner(c *Cluster, h *Hetzner) error {
 		zone, ok := Locations[loc]
 		if !ok {
 			msg := fmt.Sprintf("%s: unknown location %q", lp, loc)
-			if s := closest(loc, known); s != "" {
+			if s := yamlfile.Closest(loc, known); s != "" {
 				return d.at(lp, "%s (did you mean %q?)", msg, s)
 			}
 			return d.at(lp, "%s; known locations are %s", msg, strings.Join(known, ", "))
@@ -296,7 +298,7 @@ func (d *decoder) checkHosts(c *Cluster) error {
 				return d.at(path+".pool", "%s.pool is missing; say where the machine serves: %s", path, strings.Join(order, ", "))
 			}
 			msg := fmt.Sprintf("%s.pool: no pool is named %q", path, h.Pool)
-			if s := closest(h.Pool, order); s != "" {
+			if s := yamlfile.Closest(h.Pool, order); s != "" {
 				return d.at(path+".pool", "%s (did you mean %q?)", msg, s)
 			}
 			return d.at(path+".pool", "%s; pools are %s", msg, strings.Join(order, ", "))
