@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -232,37 +231,29 @@ ORDER BY agg.app, agg.release_version DESC, agg.scenario, agg.target`
 // botRunFilter returns the WHERE clause (with a leading space, or empty) and
 // its arguments for q, the same for runs and summaries.
 func botRunFilter(q BotRunQuery) (string, []any) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var f filter
 	if q.App != "" {
-		where = append(where, "app = "+arg(q.App))
+		f.where("app = " + f.arg(q.App))
 	}
 	if q.Release > 0 {
-		where = append(where, "release_version = "+arg(q.Release))
+		f.where("release_version = " + f.arg(q.Release))
 	}
 	if q.Target != "" {
-		where = append(where, "target = "+arg(q.Target))
+		f.where("target = " + f.arg(q.Target))
 	}
 	if q.Scenario != "" {
-		where = append(where, "scenario = "+arg(q.Scenario))
+		f.where("scenario = " + f.arg(q.Scenario))
 	}
 	if q.FailedOnly {
-		where = append(where, "NOT passed")
+		f.where("NOT passed")
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "started >= "+arg(q.Since.UnixNano()))
+		f.where("started >= " + f.arg(q.Since.UnixNano()))
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "started < "+arg(q.Until.UnixNano()))
+		f.where("started < " + f.arg(q.Until.UnixNano()))
 	}
-	if len(where) == 0 {
-		return "", args
-	}
-	return " WHERE " + strings.Join(where, " AND "), args
+	return f.clause(), f.args
 }
 
 // pruneChunk bounds the rows one pruning transaction deletes, so a large prune

@@ -65,41 +65,31 @@ VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 // Events returns the events q selects, in ascending ID order (the order they
 // were appended).
 func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var f filter
 	if q.App != "" {
-		where = append(where, "app = "+arg(q.App))
+		f.where("app = " + f.arg(q.App))
 	}
 	if len(q.Types) > 0 {
 		marks := make([]string, len(q.Types))
 		for i, t := range q.Types {
-			marks[i] = arg(t)
+			marks[i] = f.arg(t)
 		}
-		where = append(where, "type IN ("+strings.Join(marks, ", ")+")")
+		f.where("type IN (" + strings.Join(marks, ", ") + ")")
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "occurred_at >= "+arg(q.Since.UnixNano()))
+		f.where("occurred_at >= " + f.arg(q.Since.UnixNano()))
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "occurred_at < "+arg(q.Until.UnixNano()))
+		f.where("occurred_at < " + f.arg(q.Until.UnixNano()))
 	}
 	if q.AfterID > 0 {
-		where = append(where, "id > "+arg(q.AfterID))
+		f.where("id > " + f.arg(q.AfterID))
 	}
-	query := `SELECT id, occurred_at, type, app, release_version, data FROM events`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY id"
+	query := `SELECT id, occurred_at, type, app, release_version, data FROM events` + f.clause() + " ORDER BY id"
 	if q.Limit > 0 {
-		query += " LIMIT " + arg(q.Limit)
+		query += " LIMIT " + f.arg(q.Limit)
 	}
-
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, query, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}

@@ -163,30 +163,21 @@ func (s *Store) GetIncident(ctx context.Context, id int64) (Incident, error) {
 
 // Incidents returns the incidents q selects, newest first (by opening time).
 func (s *Store) Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var f filter
 	if q.App != "" {
-		where = append(where, "app = "+arg(q.App))
+		f.where("app = " + f.arg(q.App))
 	}
 	if q.Open {
-		where = append(where, "resolved_at IS NULL")
+		f.where("resolved_at IS NULL")
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "opened_at >= "+arg(q.Since.UnixNano()))
+		f.where("opened_at >= " + f.arg(q.Since.UnixNano()))
 	}
-	query := `SELECT ` + incidentColumns + ` FROM incidents`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY opened_at DESC, id DESC"
+	query := `SELECT ` + incidentColumns + ` FROM incidents` + f.clause() + " ORDER BY opened_at DESC, id DESC"
 	if q.Limit > 0 {
-		query += " LIMIT " + arg(q.Limit)
+		query += " LIMIT " + f.arg(q.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, query, f.args...)
 	if err != nil {
 		return nil, fmt.Errorf("query incidents: %w", err)
 	}

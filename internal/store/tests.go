@@ -214,28 +214,20 @@ FROM test_runs`+where+` ORDER BY app, name, ran_at, id`, args...)
 }
 
 func testFilter(q TestRunQuery) (string, []any) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
+	var f filter
 	if q.App != "" {
-		where = append(where, "app = "+arg(q.App))
+		f.where("app = " + f.arg(q.App))
 	}
 	if q.Name != "" {
-		where = append(where, "name = "+arg(q.Name))
+		f.where("name = " + f.arg(q.Name))
 	}
 	if !q.Since.IsZero() {
-		where = append(where, "ran_at >= "+arg(q.Since.UnixNano()))
+		f.where("ran_at >= " + f.arg(q.Since.UnixNano()))
 	}
 	if !q.Until.IsZero() {
-		where = append(where, "ran_at < "+arg(q.Until.UnixNano()))
+		f.where("ran_at < " + f.arg(q.Until.UnixNano()))
 	}
-	if len(where) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(where, " AND "), args
+	return f.clause(), f.args
 }
 
 // BotTotal sums up one bot scenario's runs over all releases, as the test
