@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prosperhq/prosper/internal/appconfig"
 	"github.com/prosperhq/prosper/internal/rollout"
 )
 
@@ -88,7 +89,7 @@ func printReport(w io.Writer, rep rollout.Report) error {
 		fmt.Fprint(w, " (by hand)")
 	}
 	fmt.Fprintf(w, "\n%.0fs of a %.0fs window · %s of live traffic mirrored · %d requests compared, %d differ\n\n",
-		rep.ElapsedSeconds, rep.WindowSeconds, fmtPercent(rep.MirrorPercent), rep.Differences.Total, rep.Differences.Differing)
+		rep.ElapsedSeconds, rep.WindowSeconds, appconfig.Percent(rep.MirrorPercent), rep.Differences.Total, rep.Differences.Differing)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GATE\tLIVE\tCANDIDATE\tTHRESHOLD\tRESULT")
 	for _, g := range rep.Verdict.Gates {
@@ -137,10 +138,6 @@ func printReport(w io.Writer, rep rollout.Report) error {
 		}
 	}
 	return nil
-}
-
-func fmtPercent(p float64) string {
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", p), ".0") + "%"
 }
 
 func oneLine(s string) string {

@@ -270,8 +270,8 @@ func verdictLine(rep Report) string {
 		passed += b.CandidateRuns - b.CandidateFails
 	}
 	return fmt.Sprintf("%d requests compared in %.1fs, %d differ; errors %s (live %s); p99 %.1f ms (live %.1f ms); bots %d/%d passed",
-		rep.Differences.Total, rep.ElapsedSeconds, rep.Differences.Differing, pctText(f.CandidateErrorRate),
-		pctText(f.LiveErrorRate), f.Candidate.P99, f.Live.P99, passed, runs)
+		rep.Differences.Total, rep.ElapsedSeconds, rep.Differences.Differing, verify.Pct(f.CandidateErrorRate),
+		verify.Pct(f.LiveErrorRate), f.Candidate.P99, f.Live.P99, passed, runs)
 }
 
 // finishLive records the phases of a release that just went live.

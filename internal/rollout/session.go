@@ -218,7 +218,7 @@ func (s *session) journeyFor(runID, scenario string) *journey {
 
 // liveRun records a bot run against the live release (through the router).
 func (s *session) liveRun(run bots.Run) {
-	s.figures.BotRun("live", run.Scenario, run.Passed, run.Reason, costText(run.Cost))
+	s.figures.BotRun("live", run.Scenario, run.Passed, run.Reason, run.Cost.String())
 	failed, name := -1, ""
 	if !run.Passed {
 		failed = run.FailedStep
@@ -256,7 +256,7 @@ func (s *session) settle(runID string) {
 	// costs what the scenario says.
 	run := *j.live
 	run.Cost = s.scenarios[j.scenario].Cost
-	s.figures.BotRun("candidate", j.scenario, failed < 0, reason, costText(run.Cost))
+	s.figures.BotRun("candidate", j.scenario, failed < 0, reason, run.Cost.String())
 	s.record(run, "candidate", s.candidate.Version, failed, name, reason)
 }
 
@@ -293,13 +293,6 @@ func (s *session) takeBotRuns() []store.BotRun {
 	out := s.botRuns
 	s.botRuns = nil
 	return out
-}
-
-func costText(c bots.Cost) string {
-	if c.Amount == 0 && c.Currency == "" {
-		return ""
-	}
-	return c.String()
 }
 
 func orText(s, def string) string {

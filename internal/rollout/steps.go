@@ -76,9 +76,9 @@ func (m *Manager) promoteInSteps(ctx context.Context, rel, live store.Release, c
 			liveRate := ratio(liveCur.Status5xx-liveBase.Status5xx, liveCur.Requests-liveBase.Requests)
 			if n > 0 && rate > liveRate+gates.ErrorRate+1e-9 {
 				return fmt.Sprintf("step %s: v%d answered %d of %d requests with a 5xx (%s) against v%d's %s; allowed +%s",
-					p, rel.Version, cur.Status5xx-newBase.Status5xx, n, pctText(rate), live.Version, pctText(liveRate), pctText(gates.ErrorRate)), nil
+					p, rel.Version, cur.Status5xx-newBase.Status5xx, n, verify.Pct(rate), live.Version, verify.Pct(liveRate), verify.Pct(gates.ErrorRate)), nil
 			}
-			say(out, "-----> step %s passed: %d requests, errors %s (v%d: %s)", p, n, pctText(rate), live.Version, pctText(liveRate))
+			say(out, "-----> step %s passed: %d requests, errors %s (v%d: %s)", p, n, verify.Pct(rate), live.Version, verify.Pct(liveRate))
 			break
 		}
 	}

@@ -375,7 +375,7 @@ func progress(s *session) string {
 	f := s.figures.Figures()
 	total, differing := s.tracker.Totals()
 	parts := []string{fmt.Sprintf("%d compared, %d differ", total, differing),
-		fmt.Sprintf("errors %s (live %s)", pctText(f.CandidateErrorRate), pctText(f.LiveErrorRate))}
+		fmt.Sprintf("errors %s (live %s)", verify.Pct(f.CandidateErrorRate), verify.Pct(f.LiveErrorRate))}
 	if f.LatencySamples > 0 {
 		parts = append(parts, fmt.Sprintf("p99 %.1f ms (live %.1f ms)", f.Candidate.P99, f.Live.P99))
 	}
@@ -386,10 +386,6 @@ func progress(s *session) string {
 	}
 	parts = append(parts, fmt.Sprintf("bots %d/%d passed", passed, runs))
 	return strings.Join(parts, " · ")
-}
-
-func pctText(f float64) string {
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", f*100), ".0") + "%"
 }
 
 func sizeText(n int64) string {

@@ -227,7 +227,7 @@ func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Rele
 				was := prevBase.errorRate()
 				if rate > was+gates.ErrorRate+1e-9 {
 					reason = fmt.Sprintf("v%d answered %d of %d requests with a 5xx after promotion (%s; v%d: %s)",
-						rel.Version, cur.Status5xx-base.Status5xx, n, pctText(rate), prev.Version, pctText(was))
+						rel.Version, cur.Status5xx-base.Status5xx, n, verify.Pct(rate), prev.Version, verify.Pct(was))
 				}
 			}
 		}

@@ -84,9 +84,9 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 	if f.Requests > 0 {
 		rise := f.CandidateErrorRate - f.LiveErrorRate
 		add(GateResult{Name: GateErrorRate, Passed: rise <= g.ErrorRate+1e-9,
-			Live: pct(f.LiveErrorRate), Candidate: pct(f.CandidateErrorRate), Threshold: "+" + pct(g.ErrorRate)},
+			Live: Pct(f.LiveErrorRate), Candidate: Pct(f.CandidateErrorRate), Threshold: "+" + Pct(g.ErrorRate)},
 			fmt.Sprintf("error_rate: the candidate answered %d of %d mirrored requests with a 5xx or not at all (%s) against live's %d (%s); allowed +%s%s",
-				f.CandidateErrors, f.Requests, pct(f.CandidateErrorRate), f.LiveErrors, pct(f.LiveErrorRate), pct(g.ErrorRate), statusEndpoints(d)))
+				f.CandidateErrors, f.Requests, Pct(f.CandidateErrorRate), f.LiveErrors, Pct(f.LiveErrorRate), Pct(g.ErrorRate), statusEndpoints(d)))
 
 		for _, l := range g.Latency {
 			live, cand := f.Live.Get(l.Quantile), f.Candidate.Get(l.Quantile)
@@ -110,7 +110,7 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 			rate = float64(differing) / float64(total)
 		}
 		reasons := []string{fmt.Sprintf("diff_rate: %d of %d mirrored answers differ from live's (%s); allowed %s",
-			differing, total, pct(rate), pct(g.DiffRate))}
+			differing, total, Pct(rate), Pct(g.DiffRate))}
 		if expected > 0 {
 			reasons[0] += fmt.Sprintf(" (%d answers of endpoints expected to change not counted)", expected)
 		}
@@ -130,7 +130,7 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 			reasons = append(reasons, rs...)
 		}
 		add(GateResult{Name: GateDiffRate, Passed: rate <= g.DiffRate+1e-9,
-			Candidate: pct(rate), Threshold: pct(g.DiffRate)}, reasons...)
+			Candidate: Pct(rate), Threshold: Pct(g.DiffRate)}, reasons...)
 	}
 
 	runs, passed := 0, 0
@@ -157,7 +157,7 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 	if runs > 0 {
 		rate := float64(passed) / float64(runs)
 		add(GateResult{Name: GateBots, Passed: rate >= g.Bots-1e-9,
-			Candidate: fmt.Sprintf("%d/%d passed", passed, runs), Threshold: pct(g.Bots)}, reasons...)
+			Candidate: fmt.Sprintf("%d/%d passed", passed, runs), Threshold: Pct(g.Bots)}, reasons...)
 	}
 	return v
 }
@@ -182,7 +182,9 @@ func statusEndpoints(d Differences) string {
 	return ": " + strings.Join(names, "; ")
 }
 
-func pct(f float64) string {
+// Pct writes a share (0..1) as a percentage with one decimal at most: "1.5%",
+// "10%".
+func Pct(f float64) string {
 	s := fmt.Sprintf("%.1f", f*100)
 	s = strings.TrimSuffix(s, ".0")
 	return s + "%"
