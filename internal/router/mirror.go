@@ -73,7 +73,7 @@ type Exchange struct {
 	CandidateRelease int             `json:"candidate_release"`
 	Request          CapturedRequest `json:"request"`
 	// Client is the address (host:port) of the connection the request came
-	// on; the exchanges of one connection are delivered in its order.
+	// on.
 	Client    string           `json:"client,omitempty"`
 	Live      CapturedResponse `json:"live"`
 	Candidate CapturedResponse `json:"candidate"`

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net"
@@ -29,15 +28,12 @@ const (
 // mirrorer sends the copies of mirrored requests to candidates and hands the
 // exchanges to the sink. The request path only enqueues, without blocking.
 //
-// Each worker has its own queue, and the copies of one client connection always
-// go to the same worker, so they reach the candidate in the order the client
-// sent them: a client that creates a note and then reads it makes the candidate
-// create it before reading it too. Copies of different connections have no
-// order, as the requests themselves have none.
+// The copies keep live's order around writes (see copyOrder): a client that
+// creates a note and then reads it makes the candidate create it before reading
+// it too, whichever workers take the two copies.
 type mirrorer struct {
 	logger    *slog.Logger
-	queues    []chan *mirrorJob
-	next      atomic.Uint64 // shard of the jobs without a client address
+	queue     chan *mirrorJob
 	workers   int
 	timeout   time.Duration
 	transport *http.Transport
@@ -50,13 +46,9 @@ type mirrorer struct {
 
 func newMirrorer(logger *slog.Logger, queue, workers int, timeout time.Duration) *mirrorer {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	queues := make([]chan *mirrorJob, workers)
-	for i := range queues {
-		queues[i] = make(chan *mirrorJob, max(queue/workers, 1))
-	}
 	return &mirrorer{
 		logger:  logger,
-		queues:  queues,
+		queue:   make(chan *mirrorJob, queue),
 		workers: workers,
 		timeout: timeout,
 		// A transport of its own: a candidate that hangs or hoards connections
@@ -126,18 +118,18 @@ func (m *mirrorer) offer(t *mirrorTarget, r *http.Request, a *attempt, received 
 		job.live = newLiveCapture(t.maxBody)
 	}
 	m.start.Do(func() {
-		for _, q := range m.queues {
-			go m.work(q)
+		for range m.workers {
+			go m.work()
 		}
 	})
 	// The ticket is taken and the job queued under one lock, so the order of
-	// the tickets is the order of the queues.
+	// the tickets is the order of the queue.
 	order := m.order(t.app, t.release)
 	m.mu.Lock()
 	job.ticket = order.take(writes(r.Method))
 	job.order = order
 	select {
-	case m.queues[m.shard(job.client)] <- job:
+	case m.queue <- job:
 		a.live = job.live
 	default:
 		order.done(job.ticket)
@@ -175,18 +167,8 @@ type orderKey struct {
 	release int
 }
 
-// shard picks the worker of a client connection.
-func (m *mirrorer) shard(client string) int {
-	if client == "" {
-		return int(m.next.Add(1) % uint64(len(m.queues)))
-	}
-	h := fnv.New32a()
-	_, _ = io.WriteString(h, client)
-	return int(h.Sum32() % uint32(len(m.queues)))
-}
-
-func (m *mirrorer) work(queue chan *mirrorJob) {
-	for job := range queue {
+func (m *mirrorer) work() {
+	for job := range m.queue {
 		m.serve(job)
 	}
 }
