@@ -38,9 +38,11 @@ type session struct {
 	gates     verify.Gates
 	percent   float64
 
-	figures *verify.Window
-	tracker *compare.Tracker
-	noise   *compare.Noise
+	figures     *verify.Window
+	tracker     *compare.Tracker
+	noise       *compare.Noise
+	diffOptions compare.Options
+	overlaps    overlaps // differing reads served beside a write
 
 	// control is the base URL of a second instance of the live release on its
 	// own copy of the data: its answers to the same requests teach the noise.
@@ -77,13 +79,12 @@ type journey struct {
 
 func newSession(app string, live, cand store.Release, gates verify.Gates, window time.Duration, minReqs int, percent float64, ignore compare.Ignore) *session {
 	noise := compare.NewNoise(compare.NoiseOptions{})
+	diff := compare.Options{Ignore: ignore, IgnoreVolatile: true}
 	return &session{
-		app: app, live: live, candidate: cand, started: time.Now(), window: window, minReqs: minReqs,
+		diffOptions: diff,
+		app:         app, live: live, candidate: cand, started: time.Now(), window: window, minReqs: minReqs,
 		gates: gates, percent: percent, figures: verify.NewWindow(), noise: noise,
-		tracker: compare.NewTracker(compare.TrackerOptions{
-			Diff:  compare.Options{Ignore: ignore, IgnoreVolatile: true},
-			Noise: noise,
-		}),
+		tracker:   compare.NewTracker(compare.TrackerOptions{Diff: diff, Noise: noise}),
 		client:    &http.Client{Timeout: 10 * time.Second},
 		scenarios: map[string]bots.Scenario{},
 		journeys:  map[string]*journey{},
@@ -131,12 +132,36 @@ func (s *session) exchange(ctx context.Context, ex router.Exchange) {
 			s.noise.ObserveLivePair(endpoint, live, ctrl)
 		}
 	}
-	s.tracker.Observe(endpoint, req, live, cand)
+	served := interval{from: ex.Time, to: ex.Time.Add(ex.Live.Latency)}
+	switch {
+	case !isRead(req.Method):
+		s.overlaps.write(served)
+		s.tracker.Observe(endpoint, req, live, cand)
+	case s.differs(endpoint, live, cand):
+		s.overlaps.hold(heldRead{endpoint: endpoint, req: req, live: live, cand: cand, served: served, arrived: time.Now()})
+	default:
+		s.tracker.Observe(endpoint, req, live, cand)
+	}
+	s.settleReads(false)
 	liveAnswer := toAnswer(ex.Live)
 	liveAnswer.At = ex.Time
 	s.figures.Exchange(liveAnswer, toAnswer(ex.Candidate))
 	if step := ex.Request.Header.Get(router.BotStepHeader); step != "" {
 		s.botStep(step, ex)
+	}
+}
+
+// differs reports whether the candidate's answer differs from live's once the
+// ignore paths, volatile values and learned noise are left out.
+func (s *session) differs(endpoint string, live, cand compare.Response) bool {
+	kept, _ := s.noise.Filter(endpoint, compare.Diff(live, cand, s.diffOptions).Differences)
+	return len(kept) > 0
+}
+
+// settleReads counts the held reads that are due (all of them with all set).
+func (s *session) settleReads(all bool) {
+	for _, r := range s.overlaps.settle(time.Now(), all) {
+		s.tracker.Observe(r.endpoint, r.req, r.live, r.cand)
 	}
 }
 

@@ -60,23 +60,26 @@ func (e *phaseError) Unwrap() error { return e.err }
 type Report struct {
 	App string `json:"app"`
 	// State is verifying or paused while it runs, then promoted or rejected.
-	State            string              `json:"state"`
-	Candidate        int                 `json:"candidate"`
-	Live             int                 `json:"live"`
-	DecidedBy        string              `json:"decided_by,omitempty"` // "gates", "hand", "crash"
-	MirrorPercent    float64             `json:"mirror_percent"`
-	WindowSeconds    float64             `json:"window_seconds"`
-	ElapsedSeconds   float64             `json:"elapsed_seconds"`
-	MinRequests      int                 `json:"min_requests"`
-	Verdict          verify.Verdict      `json:"verdict"`
-	Figures          verify.Figures      `json:"figures"`
-	Differences      verify.Differences  `json:"differences"`
-	Noise            map[string][]string `json:"noise"`
-	Control          bool                `json:"control"`
-	Dropped          int64               `json:"dropped"`
-	UnjudgedJourneys int64               `json:"unjudged_journeys"`
-	StartedAt        time.Time           `json:"started_at"`
-	FinishedAt       *time.Time          `json:"finished_at,omitempty"`
+	State          string              `json:"state"`
+	Candidate      int                 `json:"candidate"`
+	Live           int                 `json:"live"`
+	DecidedBy      string              `json:"decided_by,omitempty"` // "gates", "hand", "crash"
+	MirrorPercent  float64             `json:"mirror_percent"`
+	WindowSeconds  float64             `json:"window_seconds"`
+	ElapsedSeconds float64             `json:"elapsed_seconds"`
+	MinRequests    int                 `json:"min_requests"`
+	Verdict        verify.Verdict      `json:"verdict"`
+	Figures        verify.Figures      `json:"figures"`
+	Differences    verify.Differences  `json:"differences"`
+	Noise          map[string][]string `json:"noise"`
+	Control        bool                `json:"control"`
+	// AmbiguousReads counts differing reads not compared because live served
+	// them while it served a write: their order was undefined.
+	AmbiguousReads   int        `json:"ambiguous_reads"`
+	Dropped          int64      `json:"dropped"`
+	UnjudgedJourneys int64      `json:"unjudged_journeys"`
+	StartedAt        time.Time  `json:"started_at"`
+	FinishedAt       *time.Time `json:"finished_at,omitempty"`
 }
 
 // report reads the session's state.
@@ -93,9 +96,15 @@ func (s *session) report(state, decidedBy string, verdict verify.Verdict) Report
 		MirrorPercent: s.percent, WindowSeconds: s.window.Seconds(), ElapsedSeconds: seconds(s.elapsed()),
 		MinRequests: s.minReqs, Verdict: verdict, Figures: s.figures.Figures(),
 		Differences: s.differences(),
-		Noise:       noise, Control: s.control != "", Dropped: s.dropped.Load(),
+		Noise:       noise, Control: s.control != "", Dropped: s.dropped.Load(), AmbiguousReads: s.overlaps.ambiguousReads(),
 		UnjudgedJourneys: s.unjudged.Load(), StartedAt: s.started,
 	}
+}
+
+// verdict is the final judgement: the reads still held are settled first.
+func (s *session) verdict() verify.Verdict {
+	s.settleReads(true)
+	return s.judge()
 }
 
 func (s *session) judge() verify.Verdict {
@@ -337,12 +346,12 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 				s.setPaused(false)
 				say(out, "-----> verification resumed")
 			case VerifyPromote:
-				v := s.judge()
+				v := s.verdict()
 				v.Passed = true
 				v.Reasons = []string{"promoted by hand with `prosper verify promote`"}
 				return v, "hand", nil
 			case VerifyAbort:
-				v := s.judge()
+				v := s.verdict()
 				v.Passed = false
 				v.Reasons = []string{"aborted by hand with `prosper verify abort`"}
 				return v, "hand", nil
@@ -353,14 +362,15 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 		if st, err := m.workload(ctx, candID); err == nil {
 			if n := restarts(st) - baseRestarts; n > 0 {
 				s.figures.Restarts(n, CrashWords(st))
-				return s.judge(), "crash", nil
+				return s.verdict(), "crash", nil
 			}
 		}
 		s.expire(15 * time.Second)
+		s.settleReads(false)
 		el := s.elapsed()
 		if !s.isPaused() && el >= s.window {
 			if f := s.figures.Figures(); f.Requests >= s.minReqs || el >= maxWait {
-				return s.judge(), "gates", nil
+				return s.verdict(), "gates", nil
 			}
 		}
 		if time.Since(lastSay) >= time.Second {
