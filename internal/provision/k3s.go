@@ -190,3 +190,28 @@ func (k K3sInstall) config() string {
 	}
 	return b.String()
 }
+
+// K3sUninstallScript returns the shell script that removes what Script
+// installed, run as root over SSH: it stops and disables the k3s unit (server
+// or agent, whichever is there), removes the unit files, the binary, the
+// configuration and the cluster data. It is idempotent: on a node without k3s
+// it does nothing and succeeds, so a delete run again converges.
+func K3sUninstallScript() string {
+	return `set -u
+have_systemctl=0
+if command -v systemctl >/dev/null 2>&1; then have_systemctl=1; fi
+for unit in k3s k3s-agent; do
+  if [ -f /etc/systemd/system/$unit.service ]; then
+    if [ "$have_systemctl" = 1 ]; then
+      systemctl stop $unit || true
+      systemctl disable $unit >/dev/null 2>&1 || true
+    fi
+    rm -f /etc/systemd/system/$unit.service /etc/systemd/system/$unit.service.new
+  fi
+done
+if [ "$have_systemctl" = 1 ]; then systemctl daemon-reload || true; fi
+rm -f /usr/local/bin/k3s /usr/local/bin/k3s.new /usr/local/bin/k3s.download
+rm -rf /etc/rancher/k3s /var/lib/rancher/k3s
+echo "k3s removed"
+`
+}

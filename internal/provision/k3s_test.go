@@ -1,9 +1,17 @@
 package provision
 
 import (
+	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prosperhq/prosper/internal/provision/fakek3s"
+	"github.com/prosperhq/prosper/internal/provision/sshx"
+	"github.com/prosperhq/prosper/internal/provision/testhost"
 )
 
 const testSHA = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -76,5 +84,70 @@ func TestK3sValidate(t *testing.T) {
 		if _, err := k.Script(); err == nil {
 			t.Errorf("%s: a script was made from a bad install", tt.name)
 		}
+	}
+}
+
+// TestK3sInstallUninstallOnHost runs the install script and then the
+// uninstall script over SSH on a test host with the fake k3s and systemctl.
+func TestK3sInstallUninstallOnHost(t *testing.T) {
+	h := testhost.New(t, testhost.Options{})
+	fakek3s.Install(t, h, fakek3s.Options{})
+	_, line, signer, err := sshx.GenerateKey("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Authorize(line)
+	kh, err := sshx.NewKnownHosts(filepath.Join(t.TempDir(), "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := sshx.Dial(ctx, sshx.Config{Addr: h.Addr(), Signer: signer, HostKeyCallback: kh.Callback(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bin, sum := fakek3s.Build(t, "v1.31.4+k3s1")
+	f, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := c.Upload(ctx, f, "/var/lib/prosper/k3s", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	k := K3sInstall{Version: "v1.31.4+k3s1", SHA256: sum, Role: K3sFirstServer, NodeName: "acme-cp-1", NodeIP: h.IP(),
+		Token: "0123456789abcdefXYZ", Uploaded: "/var/lib/prosper/k3s"}
+	script, err := k.Script()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Output(ctx, script); err != nil || !strings.HasSuffix(out, "server on acme-cp-1: ok\n") {
+		t.Fatalf("install: %q, %v\n%s", out, err, fakek3s.Log(h, "k3s"))
+	}
+	if out, err := c.Output(ctx, "systemctl is-active k3s; k3s --version | head -n1"); err != nil || out != "active\nk3s version v1.31.4+k3s1 (fake)\n" {
+		t.Fatalf("after install: %q, %v", out, err)
+	}
+	pidFile := filepath.Join(h.Root(), fakek3s.StateDir, "k3s.pid")
+	pid, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent
+		if out, err := c.Output(ctx, K3sUninstallScript()); err != nil || !strings.Contains(out, "k3s removed") {
+			t.Fatalf("uninstall: %q, %v", out, err)
+		}
+	}
+	for _, p := range []string{"usr/local/bin/k3s", "etc/rancher/k3s", "var/lib/rancher/k3s", "etc/systemd/system/k3s.service",
+		"usr/local/lib/fake-systemd/k3s.enabled", "usr/local/lib/fake-systemd/k3s.pid"} {
+		if _, err := os.Stat(filepath.Join(h.Root(), p)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
+	}
+	if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); !os.IsNotExist(err) {
+		t.Errorf("k3s (pid %s) still runs after uninstall", strings.TrimSpace(string(pid)))
+	}
+	if out, _ := c.Output(ctx, "systemctl is-active k3s || true"); out != "inactive\n" {
+		t.Errorf("is-active after uninstall: %q", out)
 	}
 }

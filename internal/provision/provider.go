@@ -13,6 +13,10 @@ type Machine struct {
 	Role      clusterfile.Role
 	PublicIP  string
 	PrivateIP string
+	// SSHAddr is host:port prosper logs in to, as SSHUser, with the cluster's
+	// key once Ensure has authorized it.
+	SSHAddr string
+	SSHUser string
 	// Status is "creating", "running", "off" or "deleting".
 	Status string
 	Labels map[string]string
@@ -44,4 +48,12 @@ type Provider interface {
 	// firewall, key, placement group, and the load balancers and volumes its
 	// workloads created), and nothing else.
 	Delete(ctx context.Context, c clusterfile.Cluster, p *Progress) error
+}
+
+// Snapshotter is implemented by providers that can snapshot a set-up machine so
+// that later machines boot from it with k3s already installed (Hetzner's
+// "snapshot" setting). Ensure then uses the newest snapshot of the cluster for
+// new machines.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, c clusterfile.Cluster, machine string, p *Progress) error
 }

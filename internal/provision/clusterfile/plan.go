@@ -56,40 +56,34 @@ func nodeName(cluster, pool string, index int) string {
 	return fmt.Sprintf("%s-%s-%d", cluster, pool, index)
 }
 
-// Plan returns the nodes the cluster should have: control planes first, then each
-// pool in the order of the file, then the standby nodes. Nodes of each group are
-// spread round-robin over the Hetzner locations; the ssh provider's machines are
-// taken in the order of the host list.
-func (c Cluster) Plan() []Node {
+// Group is one pool of the cluster as a node template: the control planes, a
+// worker pool or the standby nodes. Node(i) gives its i-th node.
+type Group struct {
+	// Pool is PoolControlPlane, PoolStandby or the name of a worker pool.
+	Pool string
+	// Count is how many nodes the file asks for.
+	Count int
+	// short is the pool's part of node names: "cp" for control planes.
+	short    string
+	template Node
+	extra    map[string]string
+	c        *Cluster
+}
+
+// Groups returns the cluster's pools in plan order: control planes, the worker
+// pools in the order of the file, then standby.
+func (c Cluster) Groups() []Group {
 	s := c.Spec
 	// With no worker to take them, workloads must run on the control planes.
 	workers := false
 	for _, p := range s.Pools {
 		workers = workers || (!p.Platform && p.Count > 0)
 	}
-	var nodes []Node
-	add := func(n Node, count int, name string, extra map[string]string) {
-		for i := 1; i <= count; i++ {
-			node := n
-			node.Name = nodeName(c.Metadata.Name, name, i)
-			node.Labels = map[string]string{
-				LabelCluster: c.Metadata.Name,
-				LabelPool:    n.Pool,
-				LabelRole:    string(n.Role),
-			}
-			maps.Copy(node.Labels, extra)
-			node.Taints = append([]Taint(nil), n.Taints...)
-			if h := s.Provider.Hetzner; h != nil {
-				node.Location = h.Locations[(i-1)%len(h.Locations)]
-			}
-			nodes = append(nodes, node)
-		}
-	}
 	cp := Node{Role: RoleControlPlane, Pool: PoolControlPlane, ServerType: s.ControlPlane.ServerType}
 	if workers {
 		cp.Taints = []Taint{{LabelControlPlaneRole, "true", "NoSchedule"}}
 	}
-	add(cp, s.ControlPlane.Count, "cp", nil)
+	groups := []Group{{Pool: PoolControlPlane, Count: s.ControlPlane.Count, short: "cp", template: cp, c: &c}}
 	for _, p := range s.Pools {
 		n := Node{Role: RoleWorker, Pool: p.Name, ServerType: p.ServerType}
 		extra := maps.Clone(p.Labels)
@@ -100,15 +94,58 @@ func (c Cluster) Plan() []Node {
 			extra[LabelPlatform] = "true"
 			n.Taints = []Taint{{LabelPlatform, "true", "NoSchedule"}}
 		}
-		add(n, p.Count, p.Name, extra)
+		groups = append(groups, Group{Pool: p.Name, Count: p.Count, short: p.Name, template: n, extra: extra, c: &c})
 	}
 	// Standby nodes are joined but kept free, so that promoting one is a matter of
 	// relabelling it and removing the taint.
 	standby := Node{Role: RoleStandby, Pool: PoolStandby, ServerType: c.standbyServerType(),
 		Taints: []Taint{{LabelStandby, "true", "NoSchedule"}}}
-	add(standby, s.Standby, PoolStandby, map[string]string{LabelStandby: "true"})
+	groups = append(groups, Group{Pool: PoolStandby, Count: s.Standby, short: PoolStandby, template: standby,
+		extra: map[string]string{LabelStandby: "true"}, c: &c})
+	return groups
+}
+
+// Node returns the group's index-th node (1-based): its stable name, labels,
+// taints, and its Hetzner location (round-robin over the file's locations) or
+// its ssh host (the index-th host of the pool in the file, if there is one).
+func (g Group) Node(index int) Node {
+	s := g.c.Spec
+	node := g.template
+	node.Name = nodeName(g.c.Metadata.Name, g.short, index)
+	node.Labels = map[string]string{
+		LabelCluster: g.c.Metadata.Name,
+		LabelPool:    g.Pool,
+		LabelRole:    string(g.template.Role),
+	}
+	maps.Copy(node.Labels, g.extra)
+	node.Taints = append([]Taint(nil), g.template.Taints...)
+	if h := s.Provider.Hetzner; h != nil && len(h.Locations) > 0 {
+		node.Location = h.Locations[(index-1)%len(h.Locations)]
+	}
 	if ssh := s.Provider.SSH; ssh != nil {
-		assignHosts(nodes, ssh.Hosts)
+		seen := 0
+		for _, host := range ssh.Hosts {
+			if host.Pool == g.Pool {
+				if seen++; seen == index {
+					node.Address = host.Address
+					break
+				}
+			}
+		}
+	}
+	return node
+}
+
+// Plan returns the nodes the cluster should have: control planes first, then each
+// pool in the order of the file, then the standby nodes. Nodes of each group are
+// spread round-robin over the Hetzner locations; the ssh provider's machines are
+// taken in the order of the host list.
+func (c Cluster) Plan() []Node {
+	var nodes []Node
+	for _, g := range c.Groups() {
+		for i := 1; i <= g.Count; i++ {
+			nodes = append(nodes, g.Node(i))
+		}
 	}
 	return nodes
 }
@@ -125,20 +162,4 @@ func (c Cluster) standbyServerType() string {
 		return c.Spec.Pools[0].ServerType
 	}
 	return c.Spec.ControlPlane.ServerType
-}
-
-// assignHosts gives each node the next unused machine of its pool, in the order of
-// the host list. Validation has made sure there are enough.
-func assignHosts(nodes []Node, hosts []Host) {
-	next := map[string]int{}
-	for i := range nodes {
-		pool := nodes[i].Pool
-		for j := next[pool]; j < len(hosts); j++ {
-			if hosts[j].Pool == pool {
-				nodes[i].Address = hosts[j].Address
-				next[pool] = j + 1
-				break
-			}
-		}
-	}
 }

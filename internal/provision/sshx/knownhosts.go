@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -93,4 +95,35 @@ func (k *KnownHosts) add(hostname string, key ssh.PublicKey) error {
 		return fmt.Errorf("known hosts: %w", err)
 	}
 	return nil
+}
+
+// Forget removes what the file records for the host at addr (host:port), for a
+// machine that was deleted: a provider may give its address to a new machine,
+// whose new key must then not look like an attack.
+func (k *KnownHosts) Forget(addr string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	data, err := os.ReadFile(k.path)
+	if err != nil {
+		return fmt.Errorf("known hosts: %w", err)
+	}
+	name := knownhosts.Normalize(addr)
+	var kept []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && slices.Contains(strings.Split(f[0], ","), name) {
+			continue
+		}
+		if line != "" {
+			kept = append(kept, line)
+		}
+	}
+	out := strings.Join(kept, "\n")
+	if out != "" {
+		out += "\n"
+	}
+	tmp := k.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(out), 0o600); err != nil {
+		return fmt.Errorf("known hosts: %w", err)
+	}
+	return os.Rename(tmp, k.path)
 }

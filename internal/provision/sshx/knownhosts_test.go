@@ -56,3 +56,33 @@ func TestGenerateKeyRoundTrip(t *testing.T) {
 		t.Fatal("parsed key differs from the generated one")
 	}
 }
+
+func TestKnownHostsForget(t *testing.T) {
+	kh, err := NewKnownHosts(filepath.Join(t.TempDir(), "known_hosts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, old, _ := GenerateKey("")
+	_, _, replaced, _ := GenerateKey("")
+	_, _, other, _ := GenerateKey("")
+	cb := kh.Callback()
+	a := &net.TCPAddr{IP: net.IPv4(198, 19, 0, 6), Port: 22}
+	b := &net.TCPAddr{IP: net.IPv4(198, 19, 0, 10), Port: 22}
+	if err := cb("198.19.0.6:22", a, old.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb("198.19.0.10:22", b, other.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	if err := kh.Forget("198.19.0.6:22"); err != nil {
+		t.Fatal(err)
+	}
+	// The address went to a new machine: its key is trusted anew.
+	if err := cb("198.19.0.6:22", a, replaced.PublicKey()); err != nil {
+		t.Fatalf("new machine at a forgotten address: %v", err)
+	}
+	// The other host is still pinned.
+	if err := cb("198.19.0.10:22", b, replaced.PublicKey()); !errors.Is(err, ErrHostKeyMismatch) {
+		t.Fatalf("other host: %v, want mismatch", err)
+	}
+}

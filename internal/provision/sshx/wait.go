@@ -36,6 +36,10 @@ func (b Backoff) withDefaults() Backoff {
 // and wraps that reason's sentinel. A host key mismatch is not retried: it
 // will not go away by waiting.
 func WaitForSSH(ctx context.Context, cfg Config, b Backoff) (*Client, error) {
+	if cfg.Signer == nil || cfg.HostKeyCallback == nil {
+		// A mistake of the caller's: waiting would not mend it.
+		return nil, errors.New("ssh: a signer and a host key callback are required")
+	}
 	b = b.withDefaults()
 	start := time.Now()
 	deadline := start.Add(b.Deadline)

@@ -63,8 +63,9 @@ func ip(args ...string) error {
 	return nil
 }
 
-// pickSubnet draws a random /30 from 10.64.0.0/10 that no interface on the
-// machine and no other host of this process uses.
+// pickSubnet draws a random /30 from 198.19.0.0/16 (benchmarking space, RFC
+// 2544: never a private range a real network of the machine may use) that no
+// interface on the machine and no other host of this process uses.
 func pickSubnet() (netip.Prefix, error) {
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
@@ -79,9 +80,9 @@ func pickSubnet() (netip.Prefix, error) {
 		}
 	}
 	for range 100 {
-		var r [3]byte
+		var r [2]byte
 		_, _ = rand.Read(r[:])
-		addr := netip.AddrFrom4([4]byte{10, 64 | r[0]&63, r[1], r[2] &^ 3})
+		addr := netip.AddrFrom4([4]byte{198, 19, r[0], r[1] &^ 3})
 		p := netip.PrefixFrom(addr, 30)
 		if usedSubnets[p] || overlaps(p, taken) {
 			continue
@@ -89,7 +90,7 @@ func pickSubnet() (netip.Prefix, error) {
 		usedSubnets[p] = true
 		return p, nil
 	}
-	return netip.Prefix{}, fmt.Errorf("no free /30 in 10.64.0.0/10")
+	return netip.Prefix{}, fmt.Errorf("no free /30 in 198.19.0.0/16")
 }
 
 func overlaps(p netip.Prefix, taken []netip.Prefix) bool {

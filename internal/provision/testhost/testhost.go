@@ -10,6 +10,10 @@
 // every command run inside see a bind mount of a per-host directory there,
 // which keeps a fake k3s installed on one host off the test machine and off
 // the other hosts.
+//
+// Hosts reach each other through the test machine, which routes between
+// their veth pairs (IPv4 forwarding is on while any host exists), so a k3s
+// agent on one host can join a server on another at its address.
 package testhost
 
 import (
@@ -37,7 +41,11 @@ import (
 // the test machine's dir. /root is among them so that root logs in to an
 // empty home, as on a fresh server, and not to the test machine's shell
 // start-up files.
-var PrivateDirs = []string{"/root", "/usr/local", "/opt", "/etc/rancher", "/var/lib/rancher"}
+// /etc/systemd/system, /var/lib/prosper and /var/lib/cloud are there so that
+// an installer writing a unit file, prosper's marker or cloud-init's state on
+// a host never touches the test machine's.
+var PrivateDirs = []string{"/root", "/usr/local", "/opt", "/etc/rancher", "/var/lib/rancher",
+	"/etc/systemd/system", "/var/lib/prosper", "/var/lib/cloud"}
 
 // Options tune a Host. The zero value is a usable default.
 type Options struct {
@@ -96,6 +104,11 @@ func New(t testing.TB, opts Options) *Host {
 		t.Fatalf("testhost: %v", err)
 	}
 	h.addr = net.JoinHostPort(inIP, fmt.Sprint(port))
+	release, err := acquireForwarding()
+	if err != nil {
+		t.Fatalf("testhost: %v", err)
+	}
+	t.Cleanup(release)
 
 	for _, d := range PrivateDirs {
 		if err := os.MkdirAll(filepath.Join(h.root, d), 0o755); err != nil {
@@ -248,7 +261,7 @@ func (h *Host) writeConfig(ip string, port int) error {
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress %s
 HostKey %s
-AuthorizedKeysFile %s
+AuthorizedKeysFile %s .ssh/authorized_keys
 PidFile %s
 PermitRootLogin prohibit-password
 UsePAM no

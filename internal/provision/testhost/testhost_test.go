@@ -67,3 +67,33 @@ func TestHostPrivateDirs(t *testing.T) {
 		t.Fatalf("host a's file visible on host b: %q, %v", out, err)
 	}
 }
+
+func TestHostsReachEachOther(t *testing.T) {
+	before, err := os.ReadFile(ipForward)
+	if err != nil {
+		t.Skipf("cannot read %s: %v", ipForward, err)
+	}
+	t.Run("hosts", func(t *testing.T) {
+		a := New(t, Options{})
+		b := New(t, Options{Stopped: true})
+		// b reaches a's sshd over a's address, through the test machine.
+		cmd := "timeout 5 bash -c 'exec 3<>/dev/tcp/" + a.IP() + "/22; head -c 7 <&3'"
+		out, err := b.Exec(context.Background(), cmd)
+		if err != nil || out != "SSH-2.0" {
+			t.Fatalf("host b to host a's sshd: %q, %v", out, err)
+		}
+		if got, _ := os.ReadFile(ipForward); strings.TrimSpace(string(got)) != "1" {
+			t.Fatalf("ip_forward is %q while hosts exist", got)
+		}
+	})
+	// The original setting is back once the last host is gone, unless a
+	// test process of another package still has hosts.
+	others := false
+	_ = withStateLock(func() error {
+		others = len(liveUsers()) > 0
+		return nil
+	})
+	if got, _ := os.ReadFile(ipForward); !others && string(before) == "0\n" && string(got) != "0\n" {
+		t.Fatalf("ip_forward is %q after the last host, was %q", got, before)
+	}
+}
