@@ -86,7 +86,9 @@ func Diff(c clusterfile.Cluster, machines []Machine, promote, remove bool) (Chan
 	for _, g := range groups {
 		have := members[g.Pool]
 		if g.Pool == clusterfile.PoolStandby {
-			have = slices.DeleteFunc(slices.Clone(have), func(m Machine) bool { return slices.ContainsFunc(standbyTaken, func(t Machine) bool { return t.Name == m.Name }) })
+			have = slices.DeleteFunc(slices.Clone(have), func(m Machine) bool {
+				return slices.ContainsFunc(standbyTaken, func(t Machine) bool { return t.Name == m.Name })
+			})
 		}
 		if g.Pool == clusterfile.PoolControlPlane && len(have) > g.Count {
 			return Change{}, fmt.Errorf("the cluster has %d control planes and the file asks for %d; prosper does not remove control planes (etcd would lose quorum): set controlPlane.count back to %d", len(have), g.Count, len(have))
