@@ -34,6 +34,12 @@ type K3sInstall struct {
 	// Uploaded is the path where prosper already put the binary (air-gapped
 	// mode); empty means download the pinned version.
 	Uploaded string
+	// URL is where the node downloads the binary when nothing was uploaded;
+	// empty means the pinned version on GitHub's k3s releases.
+	URL string
+	// TLSSANs are further names and addresses the API server's certificate
+	// covers, such as the public address the kubeconfig points at.
+	TLSSANs []string
 }
 
 var (
@@ -67,6 +73,14 @@ func (k K3sInstall) Validate() error {
 	if len(k.Token) < 16 || strings.ContainsAny(k.Token, "'\"\\ \n$`") {
 		errs = append(errs, "the join token must be at least 16 characters without quotes, spaces or $")
 	}
+	if k.URL != "" && (!strings.HasPrefix(k.URL, "https://") && !strings.HasPrefix(k.URL, "http://") || strings.ContainsAny(k.URL, "'\"\\ \n$`")) {
+		errs = append(errs, fmt.Sprintf("k3s download URL %q: want an http(s) URL without quotes or spaces", k.URL))
+	}
+	for _, san := range k.TLSSANs {
+		if !regexp.MustCompile(`^[A-Za-z0-9.:-]+$`).MatchString(san) {
+			errs = append(errs, fmt.Sprintf("TLS name %q: want a host name or an IP address", san))
+		}
+	}
 	for key, v := range k.Labels {
 		if strings.ContainsAny(key+v, "'\"\\ \n$`,") {
 			errs = append(errs, fmt.Sprintf("label %s=%s has characters a node label cannot have", key, v))
@@ -96,7 +110,10 @@ func (k K3sInstall) Script() (string, error) {
 	if k.Uploaded != "" {
 		b.WriteString("src='" + k.Uploaded + "'\n")
 	} else {
-		url := "https://github.com/k3s-io/k3s/releases/download/" + strings.ReplaceAll(k.Version, "+", "%2B") + "/k3s"
+		url := k.URL
+		if url == "" {
+			url = "https://github.com/k3s-io/k3s/releases/download/" + strings.ReplaceAll(k.Version, "+", "%2B") + "/k3s"
+		}
 		b.WriteString("src=/usr/local/bin/k3s.download\n")
 		b.WriteString("if [ ! -x /usr/local/bin/k3s ] || [ \"$(sha256sum /usr/local/bin/k3s | cut -d' ' -f1)\" != \"$want_sha\" ]; then\n")
 		b.WriteString("  curl -sfL --retry 5 -o \"$src\" '" + url + "'\nfi\n")
@@ -167,6 +184,12 @@ func (k K3sInstall) config() string {
 	}
 	if k.Role != K3sAgent {
 		b.WriteString("write-kubeconfig-mode: \"0600\"\n")
+		if len(k.TLSSANs) > 0 {
+			b.WriteString("tls-san:\n")
+			for _, san := range k.TLSSANs {
+				fmt.Fprintf(&b, "  - %s\n", san)
+			}
+		}
 		// The platform brings its own router behind the ingress; k3s keeps
 		// Traefik as the cluster's ingress.
 		b.WriteString("disable: [servicelb]\n")

@@ -32,6 +32,10 @@ func TestK3sScript(t *testing.T) {
 			Labels: map[string]string{"prosper.dev/pool": "platform"}, Taints: []string{"prosper.dev/platform=true:NoSchedule"}},
 			[]string{"src='/var/lib/prosper/k3s'", "server: https://10.0.0.2:6443", "k3s-agent.service", "  - prosper.dev/pool=platform", "  - prosper.dev/platform=true:NoSchedule"},
 			[]string{"curl", "cluster-init"}},
+		{"HA server from a mirror, public address in the certificate", K3sInstall{Version: "v1.31.4+k3s1", SHA256: testSHA, Role: K3sServer, NodeName: "acme-cp-2",
+			ServerURL: "https://10.0.0.2:6443", Token: "0123456789abcdefXYZ", URL: "https://mirror.example/k3s/v1.31.4+k3s1/k3s", TLSSANs: []string{"203.0.113.7"}},
+			[]string{"'https://mirror.example/k3s/v1.31.4+k3s1/k3s'", "tls-san:\n  - 203.0.113.7\n", "server: https://10.0.0.2:6443"},
+			[]string{"github.com", "cluster-init"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +78,8 @@ func TestK3sValidate(t *testing.T) {
 		{"token with a quote", func(k *K3sInstall) { k.Token = "0123456789abcdef'; rm -rf /" }, "join token"},
 		{"bad taint", func(k *K3sInstall) { k.Taints = []string{"dedicated"} }, "key=value:NoSchedule"},
 		{"bad node name", func(k *K3sInstall) { k.NodeName = "Acme_CP" }, "DNS label"},
+		{"URL with a quote", func(k *K3sInstall) { k.URL = "https://x/'k3s" }, "download URL"},
+		{"TLS name with a space", func(k *K3sInstall) { k.TLSSANs = []string{"a b"} }, "TLS name"},
 	}
 	for _, tt := range tests {
 		k := good

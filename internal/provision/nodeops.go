@@ -201,6 +201,11 @@ func (e *Engine) install(ctx context.Context, p *Progress, n clusterfile.Node, r
 	if e.art.Binary != "" {
 		k.Uploaded = uploadedK3s
 	}
+	k.URL = e.art.URL
+	if role != K3sAgent && m.PublicIP != "" && m.PublicIP != m.PrivateIP {
+		// The kubeconfig points at the first server's public address.
+		k.TLSSANs = []string{m.PublicIP}
+	}
 	script, err := k.Script()
 	if err != nil {
 		return err
