@@ -77,6 +77,15 @@ func (e *Engine) Scale(ctx context.Context) error { return e.converge(ctx, true)
 
 func (e *Engine) converge(ctx context.Context, scale bool) error {
 	c := e.Cluster
+	// Render the platform first: a missing credential is found before any
+	// machine is touched.
+	var platformManifests []Manifest
+	if e.Platform != nil {
+		var err error
+		if platformManifests, err = e.Platform(c); err != nil {
+			return fmt.Errorf("platform stack: %w", err)
+		}
+	}
 	existing, err := e.Provider.Machines(ctx, c)
 	if err != nil {
 		return fmt.Errorf("list the cluster's machines: %w", err)
@@ -175,12 +184,9 @@ func (e *Engine) converge(ctx context.Context, scale bool) error {
 			return lines, nil
 		}, Run: func(ctx context.Context, p *Progress) error { return e.remove(ctx, p, ch.Remove) }})
 	}
-	if e.Platform != nil {
-		ms, err := e.Platform(c)
-		if err != nil {
-			return fmt.Errorf("platform stack: %w", err)
-		}
-		if len(ms) > 0 {
+	if len(platformManifests) > 0 {
+		ms := platformManifests
+		{
 			phases = append(phases, Phase{Name: "platform", Plan: func(context.Context) ([]string, error) {
 				var lines []string
 				for _, m := range ms {

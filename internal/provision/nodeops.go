@@ -346,11 +346,13 @@ func (e *Engine) applyPlatform(ctx context.Context, p *Progress, first clusterfi
 	}
 	var keep []string
 	for _, m := range ms {
-		if err := c.Upload(ctx, strings.NewReader(string(m.Data)), ManifestsDir+"/"+m.Name, 0o600); err != nil {
+		// k3s's own files live in the same directory: ours carry a prefix.
+		name := "prosper-" + strings.TrimPrefix(m.Name, "prosper-")
+		if err := c.Upload(ctx, strings.NewReader(string(m.Data)), ManifestsDir+"/"+name, 0o600); err != nil {
 			return err
 		}
-		keep = append(keep, m.Name)
-		p.Node(first.Name, "%s applied", m.Name)
+		keep = append(keep, name)
+		p.Node(first.Name, "%s applied", name)
 	}
 	out, err := c.Output(ctx, "ls "+ManifestsDir)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -125,5 +126,22 @@ func Parallel(ctx context.Context, p *Progress, nodes []string, limit int, fn fu
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return nodeErrors(errs)
 }
+
+// nodeErrors are the failures of several nodes, on one line so that the CLI's
+// "error: ..." stays one line; errors.Is and As see each of them.
+type nodeErrors []error
+
+func (e nodeErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e nodeErrors) Unwrap() []error { return e }

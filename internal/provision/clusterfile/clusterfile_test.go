@@ -99,7 +99,7 @@ func TestParseValid(t *testing.T) {
 		{"ssh", header + "spec:\n  provider:\n    ssh:\n      port: 2222\n      hosts: [{address: \"fd00::1\", pool: control-plane}]\n  sshKeys: [\"ssh-ed25519 AAAAC3 me@laptop\"]\n", func(c *Cluster) {
 			c.Metadata.Name = "acme"
 			c.Spec.Provider.SSH = &SSH{User: "root", Port: 2222, Hosts: []Host{{Address: "fd00::1", Pool: PoolControlPlane}}}
-			c.Spec.Firewall = defaultFirewall
+			// The ssh provider manages no firewall: no default rules, no warning.
 			c.Spec.SSHKeys = []string{"ssh-ed25519 AAAAC3 me@laptop"}
 		}},
 	}

@@ -336,7 +336,8 @@ func (d *decoder) checkNetwork(c *Cluster) error {
 }
 
 func (d *decoder) checkFirewall(c *Cluster) error {
-	if c.Spec.Firewall == nil {
+	if c.Spec.Firewall == nil && c.Spec.Provider.SSH == nil {
+		// The ssh provider manages no firewall: the hosts' own rules apply.
 		world := []string{"0.0.0.0/0", "::/0"}
 		c.Spec.Firewall = []Rule{{Port: "22", Sources: world}, {Port: "6443", Sources: world}}
 		c.warnings = append(c.warnings, "spec.firewall is not set: SSH (22) and the Kubernetes API (6443) are open to the whole internet; list the networks that need them")
@@ -367,7 +368,7 @@ func (d *decoder) checkFirewall(c *Cluster) error {
 		}
 		ssh = ssh || (lo <= 22 && 22 <= hi)
 	}
-	if !ssh {
+	if !ssh && c.Spec.Provider.SSH == nil {
 		c.warnings = append(c.warnings, "spec.firewall opens no rule to port 22: prosper installs nodes over SSH and needs to reach it")
 	}
 	return nil
