@@ -16,14 +16,18 @@ import (
 func newClusterCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Plan k3s clusters for the platform, on Hetzner Cloud or SSH-reachable hosts",
+		Short: "Create, scale and delete k3s clusters for the platform, on Hetzner Cloud or SSH-reachable hosts",
 		Long: `A cluster is described by a versioned file (apiVersion prosper.dev/v1alpha1,
-kind Cluster; JSON Schema for editors in docs/cluster.schema.json). This build
-checks a cluster file and shows the machines it describes; creating, scaling and
-deleting clusters come with the providers.`,
-		Example: "  prosper cluster plan -f acme-prod.yaml",
+kind Cluster; JSON Schema for editors in docs/cluster.schema.json). Every
+command that changes something takes --dry-run, which prints what each phase
+would do. Keys, the k3s token and the kubeconfig of each cluster are kept in
+~/.config/prosper/clusters/NAME (or $PROSPER_CLUSTERS_DIR).`,
+		Example: `  prosper cluster plan -f acme-prod.yaml
+  HCLOUD_TOKEN=... prosper cluster create -f acme-prod.yaml
+  prosper cluster delete -f acme-prod.yaml --yes`,
 	}
-	cmd.AddCommand(newClusterPlanCmd(e))
+	cmd.AddCommand(newClusterPlanCmd(e), newClusterCreateCmd(e), newClusterScaleCmd(e),
+		newClusterDeleteCmd(e), newClusterKubeconfigCmd(e), newClusterListCmd(e))
 	return cmd
 }
 

@@ -211,6 +211,17 @@ func (s *Sim) routes() {
 	s.handle("GET /servers/{id}", s.getServer)
 	s.handleUnlocked("DELETE /servers/{id}", s.deleteServer)
 	s.handle("POST /servers/{id}/actions/create_image", s.createImage)
+
+	s.handle("GET /volumes", s.listVolumes)
+	s.handle("POST /volumes", s.createVolume)
+	s.handle("GET /volumes/{id}", s.getVolume)
+	s.handle("DELETE /volumes/{id}", s.deleteVolume)
+	s.handle("POST /volumes/{id}/actions/detach", s.detachVolume)
+
+	s.handle("GET /load_balancers", s.listLoadBalancers)
+	s.handle("POST /load_balancers", s.createLoadBalancer)
+	s.handle("GET /load_balancers/{id}", s.getLoadBalancer)
+	s.handle("DELETE /load_balancers/{id}", s.deleteLoadBalancer)
 }
 
 // pathID parses the {id} path value.

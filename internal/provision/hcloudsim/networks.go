@@ -17,7 +17,7 @@ func (s *Sim) createNetwork(r *http.Request) (int, any, *apiError) {
 		return 0, nil, invalidInput("name", "is required")
 	}
 	ipRange, perr := netip.ParsePrefix(req.IPRange)
-	if perr != nil || !ipRange.Addr().Is4() || !ipRange.Addr().IsPrivate() {
+	if perr != nil || !ipRange.Addr().Is4() || !(ipRange.Addr().IsPrivate() || testRange.Contains(ipRange.Addr())) {
 		return 0, nil, invalidInput("ip_range", "must be a private IPv4 range in CIDR notation")
 	}
 	for _, n := range s.state.networks {
@@ -105,17 +105,31 @@ func (s *Sim) deleteNetwork(r *http.Request) (int, any, *apiError) {
 	return http.StatusNoContent, nil, nil
 }
 
-// attach gives a server an address on the network's first subnet.
-func (n *network) attach(serverID int64) (schema.ServerPrivateNet, *apiError) {
+// testRange is the benchmarking range (RFC 2544) that tests run real hosts
+// on. The real API accepts RFC 1918 ranges only; the simulator also accepts
+// this one so that a cluster's "private" network can be the range the test
+// hosts really live on (see attach).
+var testRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// attach gives a server an address on the network's first subnet. When want
+// (the public IP OnServerCreate returned) lies in the network's range, the
+// server gets that address in the network too: tests run real hosts whose
+// one address is both, so that traffic to a node's private IP (k3s joining
+// over the private network) reaches the real host.
+func (n *network) attach(serverID int64, want string) (schema.ServerPrivateNet, *apiError) {
 	if len(n.Subnets) == 0 {
 		return schema.ServerPrivateNet{}, errorf("no_subnet_available", "network %d has no subnet", n.ID)
 	}
 	p := netip.MustParsePrefix(n.Subnets[0].IPRange)
 	ip := n.nextIP[0]
-	if !p.Contains(ip) {
-		return schema.ServerPrivateNet{}, errorf("ip_not_available", "subnet %s is full", p)
+	if w, err := netip.ParseAddr(want); err == nil && netip.MustParsePrefix(n.IPRange).Contains(w) {
+		ip = w
+	} else {
+		if !p.Contains(ip) {
+			return schema.ServerPrivateNet{}, errorf("ip_not_available", "subnet %s is full", p)
+		}
+		n.nextIP[0] = ip.Next()
 	}
-	n.nextIP[0] = ip.Next()
 	n.Servers = append(n.Servers, serverID)
 	b := ip.As4()
 	return schema.ServerPrivateNet{

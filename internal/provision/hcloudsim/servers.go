@@ -168,7 +168,7 @@ func (s *Sim) createServer(r *http.Request) (int, any, *apiError) {
 		LoadBalancers:   []int64{},
 	}
 	for _, n := range p.networks {
-		pn, aerr := n.attach(srv.ID)
+		pn, aerr := n.attach(srv.ID, ip)
 		if aerr != nil {
 			return 0, nil, aerr
 		}
@@ -274,6 +274,7 @@ func (s *Sim) deleteServer(r *http.Request) (int, any, *apiError) {
 		return 0, nil, notFound("server", id)
 	}
 	delete(s.state.servers, id)
+	s.state.detachVolumesOf(id)
 	for _, n := range s.state.networks {
 		n.Servers = without(n.Servers, id)
 	}

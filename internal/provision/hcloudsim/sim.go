@@ -40,7 +40,11 @@ type Options struct {
 	// OnServerCreate, when set, is called for every created server with its
 	// name, user data and the public keys of its SSH keys; it returns the
 	// server's public IPv4 address. An error makes the create_server action
-	// fail and leaves the server off.
+	// fail and leaves the server off. When the address lies in the IP range
+	// of a network the server is created in, it is the server's private IP in
+	// that network as well, so a test host on 198.19.0.0/16 with the
+	// cluster's network set to that range is reached over its "private"
+	// address too (the simulator accepts 198.18.0.0/15 networks for this).
 	OnServerCreate func(name, userData string, sshKeys []string) (ip string, err error)
 	// OnServerDelete, when set, is called after a server is deleted.
 	OnServerDelete func(name, ip string)
@@ -64,6 +68,9 @@ type Sim struct {
 	opts   Options
 	mux    *http.ServeMux
 	server *http.Server
+
+	connMu sync.Mutex
+	fresh  map[net.Conn]bool
 
 	mu     sync.Mutex
 	state  *state
@@ -106,7 +113,7 @@ func Start(opts Options) (*Sim, error) {
 		return nil, fmt.Errorf("listen for hcloud simulator: %w", err)
 	}
 	s.URL = "http://" + ln.Addr().String() + "/v1"
-	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	go func() {
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("hcloud simulator stopped serving", "err", err)
@@ -120,9 +127,31 @@ func (s *Sim) Close() error {
 	if s.server == nil {
 		return nil
 	}
+	// Shutdown waits up to 5s for a connection that a client dialled but
+	// has not sent a request on yet (Go's transport dials spares); nobody
+	// will send one now, so close those at once.
+	s.connMu.Lock()
+	for c := range s.fresh {
+		_ = c.Close()
+	}
+	s.connMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.server.Shutdown(ctx)
+}
+
+// trackConn remembers connections that have not carried a request yet.
+func (s *Sim) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.fresh == nil {
+		s.fresh = map[net.Conn]bool{}
+	}
+	if state == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
 }
 
 // InjectFault arms a fault; each fault fires once.

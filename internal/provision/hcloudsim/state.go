@@ -17,6 +17,8 @@ type state struct {
 	placementGroups map[int64]*schema.PlacementGroup
 	images          map[int64]*schema.Image
 	servers         map[int64]*schema.Server
+	volumes         map[int64]*schema.Volume
+	loadBalancers   map[int64]*schema.LoadBalancer
 	// creating holds the names of servers whose OnServerCreate hook is
 	// running, so that a concurrent create with the same name is refused.
 	creating map[string]bool
@@ -40,6 +42,8 @@ func newState() *state {
 		placementGroups: map[int64]*schema.PlacementGroup{},
 		images:          map[int64]*schema.Image{},
 		servers:         map[int64]*schema.Server{},
+		volumes:         map[int64]*schema.Volume{},
+		loadBalancers:   map[int64]*schema.LoadBalancer{},
 		creating:        map[string]bool{},
 		nextPublicIP:    netip.MustParseAddr("198.18.0.1"),
 	}
