@@ -41,7 +41,9 @@ type Engine struct {
 	// for nodes to become Ready (default 5m).
 	CloudInitTimeout time.Duration
 	ReadyTimeout     time.Duration
-	// Parallel is how many nodes are set up at once (default 10).
+	// Parallel is how many nodes are set up at once (default 50: nodes
+	// download k3s themselves, so the operator's machine only holds SSH
+	// sessions; waits for SSH and cloud-init take every node at once).
 	Parallel int
 	// Platform renders the platform stack's manifests; nil installs none.
 	Platform func(c clusterfile.Cluster) ([]Manifest, error)
@@ -129,8 +131,8 @@ func (e *Engine) converge(ctx context.Context, scale bool) error {
 				}
 				return err
 			}},
-		{Name: "wait for SSH", Plan: nodesPlan(ch.Nodes, "log in as the cluster's key"), Run: e.forNodes(ch.Nodes, e.waitSSH)},
-		{Name: "wait for cloud-init", Plan: nodesPlan(ch.Nodes, "wait until cloud-init is done, if it runs"), Run: e.forNodes(ch.Nodes, e.waitCloudInit)},
+		{Name: "wait for SSH", Plan: nodesPlan(ch.Nodes, "log in as the cluster's key"), Run: e.forAllNodes(ch.Nodes, e.waitSSH)},
+		{Name: "wait for cloud-init", Plan: nodesPlan(ch.Nodes, "wait until cloud-init is done, if it runs"), Run: e.forAllNodes(ch.Nodes, e.waitCloudInit)},
 		{Name: "k3s " + c.Spec.K3s.Version, Plan: e.k3sPlan(ch.Nodes), Run: e.uploadK3s(ch.Nodes)},
 	}
 	if snap, ok := e.Provider.(Snapshotter); ok && c.Spec.Provider.Hetzner != nil && c.Spec.Provider.Hetzner.Snapshot {
@@ -318,13 +320,22 @@ func nodesPlan(nodes []clusterfile.Node, what string) func(context.Context) ([]s
 
 // forNodes runs fn on every node, Parallel at a time.
 func (e *Engine) forNodes(nodes []clusterfile.Node, fn func(ctx context.Context, p *Progress, n clusterfile.Node) error) func(context.Context, *Progress) error {
+	return forNodesWith(nodes, orDefault(e.Parallel, 50), fn)
+}
+
+// forAllNodes runs fn on every node at once, for phases that only wait.
+func (e *Engine) forAllNodes(nodes []clusterfile.Node, fn func(ctx context.Context, p *Progress, n clusterfile.Node) error) func(context.Context, *Progress) error {
+	return forNodesWith(nodes, len(nodes), fn)
+}
+
+func forNodesWith(nodes []clusterfile.Node, limit int, fn func(ctx context.Context, p *Progress, n clusterfile.Node) error) func(context.Context, *Progress) error {
 	return func(ctx context.Context, p *Progress) error {
 		byName := map[string]clusterfile.Node{}
 		names := make([]string, len(nodes))
 		for i, n := range nodes {
 			byName[n.Name], names[i] = n, n.Name
 		}
-		return Parallel(ctx, p, names, orDefault(e.Parallel, 10), func(ctx context.Context, name string) error {
+		return Parallel(ctx, p, names, limit, func(ctx context.Context, name string) error {
 			return fn(ctx, p, byName[name])
 		})
 	}
