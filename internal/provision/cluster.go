@@ -123,7 +123,19 @@ func (e *Engine) converge(ctx context.Context, scale bool) error {
 	phases := []Phase{
 		{Name: "keys", Plan: func(context.Context) ([]string, error) { return e.State.KeyPlanned(), nil }, Run: e.keys},
 		{Name: "machines (" + e.Provider.Name() + ")",
-			Plan: func(ctx context.Context) ([]string, error) { return e.Provider.Plan(ctx, c, ch.Nodes) },
+			Plan: func(ctx context.Context) ([]string, error) {
+				if e.DryRun {
+					return e.Provider.Plan(ctx, c, ch.Nodes)
+				}
+				// A real run does not pay the provider's read calls twice
+				// (Hetzner counts every call against 3,600 an hour): the
+				// diff already says what is missing, and Ensure reports.
+				lines := []string{fmt.Sprintf("ensure the provider's shared resources and %d machines", len(ch.Nodes))}
+				for _, n := range ch.Add {
+					lines = append(lines, "create "+n.Name)
+				}
+				return lines, nil
+			},
 			Run: func(ctx context.Context, p *Progress) error {
 				ms, err := e.Provider.Ensure(ctx, c, ch.Nodes, e.authorized(), p)
 				for _, m := range ms {

@@ -118,11 +118,20 @@ func (k K3sInstall) Script() (string, error) {
 		b.WriteString("if [ ! -x /usr/local/bin/k3s ] || [ \"$(sha256sum /usr/local/bin/k3s | cut -d' ' -f1)\" != \"$want_sha\" ]; then\n")
 		b.WriteString("  curl -sfL --retry 5 -o \"$src\" '" + url + "'\nfi\n")
 	}
-	// Check before use, then install atomically.
+	// Check before use, then install atomically. The source is removed
+	// either way: a stale one (a partial download of an interrupted
+	// upgrade) must not fail a later run whose k3s is already right.
 	b.WriteString(`if [ -f "$src" ]; then
   got=$(sha256sum "$src" | cut -d' ' -f1)
-  if [ "$got" != "$want_sha" ]; then echo "k3s binary checksum mismatch: got $got, want $want_sha" >&2; exit 3; fi
-  install -m 0755 "$src" /usr/local/bin/k3s.new && mv /usr/local/bin/k3s.new /usr/local/bin/k3s
+  if [ "$got" != "$want_sha" ]; then
+    rm -f "$src"
+    if [ "$(sha256sum /usr/local/bin/k3s 2>/dev/null | cut -d' ' -f1)" != "$want_sha" ]; then
+      echo "k3s binary checksum mismatch: got $got, want $want_sha" >&2; exit 3
+    fi
+  else
+    install -m 0755 "$src" /usr/local/bin/k3s.new && mv /usr/local/bin/k3s.new /usr/local/bin/k3s
+    rm -f "$src"
+  fi
 fi
 `)
 	b.WriteString("mkdir -p /etc/rancher/k3s\ncat > /etc/rancher/k3s/config.yaml.new <<'PROSPER_EOF'\n")

@@ -2,11 +2,13 @@ package sshhosts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/prosperhq/prosper/internal/provision"
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
+	"github.com/prosperhq/prosper/internal/provision/sshx"
 )
 
 // Plan says, per node, what Ensure would do. It logs in to each host to read
@@ -95,21 +97,36 @@ func (p *Provider) Ensure(ctx context.Context, c clusterfile.Cluster, nodes []cl
 }
 
 // Machines lists the hosts of the cluster file that carry the cluster's
-// marker. A host it cannot reach is an error naming it: whether it is the
-// cluster's cannot be told.
+// marker. A host that does not answer now (refused, unreachable, timed out:
+// booting, or down for a while) is listed as the node the file places on it,
+// with status "unreachable": whether it is the cluster's cannot be told, but
+// the converge plans that same node either way, and Ensure waits for the host
+// and refuses it if another cluster's, naming it, before anything is
+// installed. Any other failure (a key refused, a changed host key) is an
+// error naming the host.
 func (p *Provider) Machines(ctx context.Context, c clusterfile.Cluster) ([]provision.Machine, error) {
 	l, err := p.login(c)
 	if err != nil {
 		return nil, err
 	}
 	roles := map[string]clusterfile.Role{}
+	planned := map[string]clusterfile.Node{}
 	for _, n := range c.Plan() {
 		roles[n.Pool] = n.Role
+		planned[n.Address] = n
 	}
 	hosts := c.Spec.Provider.SSH.Hosts
 	found := make([]*provision.Machine, len(hosts))
 	err = each(ctx, hostAddresses(hosts), func(ctx context.Context, i int, host string) error {
 		client, err := p.dial(ctx, l, host)
+		if errors.Is(err, sshx.ErrConnectionRefused) || errors.Is(err, sshx.ErrNoRoute) || errors.Is(err, sshx.ErrTimeout) {
+			if n, ok := planned[host]; ok {
+				mc := machine(n.Name, n.Pool, n.Role, host, l)
+				mc.Status = "unreachable"
+				found[i] = &mc
+			}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
