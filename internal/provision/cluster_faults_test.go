@@ -328,7 +328,8 @@ func TestFaultSSHRefused(t *testing.T) {
 		if took < 3*time.Second {
 			t.Errorf("create took %s although the worker's sshd started after 3s", took)
 		}
-		if !strings.Contains(out, "lab-workers-1            logging in to root@"+f.hosts[1].Addr()) {
+		if !strings.Contains(out, "lab-workers-1            logging in to root@"+f.hosts[1].Addr()) ||
+			!strings.Contains(out, "lab-workers-1            SSH answered after ") {
 			t.Errorf("the output does not show the wait for lab-workers-1:\n%s", out)
 		}
 		f.checkNodes("lab-cp-1", "lab-workers-1")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/prosperhq/prosper/internal/provision"
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
@@ -70,9 +71,13 @@ func (p *Provider) Ensure(ctx context.Context, c clusterfile.Cluster, nodes []cl
 	err = each(ctx, addresses(nodes), func(ctx context.Context, i int, host string) error {
 		n := nodes[i]
 		report(pr, n.Name, "logging in to %s@%s", l.user, l.addr(host))
+		started := time.Now()
 		client, err := p.wait(ctx, l, host)
 		if err != nil {
 			return err
+		}
+		if waited := time.Since(started); waited > 2*time.Second {
+			report(pr, n.Name, "SSH answered after %s", waited.Round(100*time.Millisecond))
 		}
 		defer client.Close()
 		m, ok, err := readMarker(ctx, client)
