@@ -40,6 +40,11 @@ type K3sInstall struct {
 	// TLSSANs are further names and addresses the API server's certificate
 	// covers, such as the public address the kubeconfig points at.
 	TLSSANs []string
+	// ExternalCloudProvider hands node initialisation, load balancers and
+	// routes to the cloud's own controller manager (Hetzner's, installed with
+	// the platform): the servers run without k3s's embedded one and every
+	// kubelet waits for the external one.
+	ExternalCloudProvider bool
 }
 
 var (
@@ -202,6 +207,12 @@ func (k K3sInstall) config() string {
 		// The platform brings its own router behind the ingress; k3s keeps
 		// Traefik as the cluster's ingress.
 		b.WriteString("disable: [servicelb]\n")
+		if k.ExternalCloudProvider {
+			b.WriteString("disable-cloud-controller: true\n")
+		}
+	}
+	if k.ExternalCloudProvider {
+		b.WriteString("kubelet-arg:\n  - cloud-provider=external\n")
 	}
 	if len(k.Labels) > 0 {
 		keys := make([]string, 0, len(k.Labels))

@@ -2,12 +2,16 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 
 	"github.com/prosperhq/prosper/internal/provision/fakek3s"
 	"github.com/prosperhq/prosper/internal/provision/sshx"
@@ -155,5 +159,48 @@ func TestK3sInstallUninstallOnHost(t *testing.T) {
 	}
 	if out, _ := c.Output(ctx, "systemctl is-active k3s || true"); out != "inactive\n" {
 		t.Errorf("is-active after uninstall: %q", out)
+	}
+}
+
+// TestK3sConfigExternalCloudProvider parses config.yaml as k3s reads it (YAML,
+// the flags' names as keys, lists for repeatable flags).
+func TestK3sConfigExternalCloudProvider(t *testing.T) {
+	tests := []struct {
+		role     K3sRole
+		external bool
+		// wantDisable is disable-cloud-controller; wantKubelet the kubelet-arg list.
+		wantDisable any
+		wantKubelet []any
+	}{
+		{K3sFirstServer, true, true, []any{"cloud-provider=external"}},
+		{K3sServer, true, true, []any{"cloud-provider=external"}},
+		{K3sAgent, true, nil, []any{"cloud-provider=external"}}, // an agent runs no controller manager
+		{K3sFirstServer, false, nil, nil},
+		{K3sAgent, false, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s external=%v", tt.role, tt.external), func(t *testing.T) {
+			k := K3sInstall{Version: "v1.31.4+k3s1", SHA256: testSHA, Role: tt.role, NodeName: "acme-1",
+				ServerURL: "https://10.0.0.2:6443", Token: "0123456789abcdefXYZ", ExternalCloudProvider: tt.external,
+				Labels: map[string]string{"prosper.dev/pool": "workers"}}
+			var cfg map[string]any
+			if err := yaml.Unmarshal([]byte(k.config()), &cfg); err != nil {
+				t.Fatalf("config.yaml is not YAML: %v\n%s", err, k.config())
+			}
+			if got := cfg["disable-cloud-controller"]; got != tt.wantDisable {
+				t.Errorf("disable-cloud-controller = %v, want %v", got, tt.wantDisable)
+			}
+			got, _ := cfg["kubelet-arg"].([]any)
+			if !reflect.DeepEqual(got, tt.wantKubelet) {
+				t.Errorf("kubelet-arg = %v, want %v", cfg["kubelet-arg"], tt.wantKubelet)
+			}
+			// The rest of the file is unaffected.
+			if labels, _ := cfg["node-label"].([]any); len(labels) != 1 || labels[0] != "prosper.dev/pool=workers" {
+				t.Errorf("node-label = %v", cfg["node-label"])
+			}
+			if s, err := k.Script(); err != nil || !strings.Contains(s, k.config()) {
+				t.Errorf("the script does not write this config (err %v)", err)
+			}
+		})
 	}
 }

@@ -21,18 +21,16 @@ func (s *Sim) createFirewall(r *http.Request) (int, any, *apiError) {
 			return 0, nil, errorf("uniqueness_error", "firewall with the same name already exists")
 		}
 	}
+	if err := validateLabels(labelsOf(req.Labels)); err != nil {
+		return 0, nil, err
+	}
+	rules, rerr := firewallRulesOf(req.Rules)
+	if rerr != nil {
+		return 0, nil, rerr
+	}
 	fw := &schema.Firewall{
 		ID: s.state.newID(), Name: req.Name, Labels: labelsOf(req.Labels), Created: time.Now().UTC(),
-		Rules: []schema.FirewallRule{}, AppliedTo: []schema.FirewallResource{},
-	}
-	for _, rule := range req.Rules {
-		if rule.Direction != "in" && rule.Direction != "out" {
-			return 0, nil, invalidInput("rules", "direction must be in or out")
-		}
-		fw.Rules = append(fw.Rules, schema.FirewallRule{
-			Direction: rule.Direction, SourceIPs: nonNil(rule.SourceIPs), DestinationIPs: nonNil(rule.DestinationIPs),
-			Protocol: rule.Protocol, Port: rule.Port, Description: rule.Description,
-		})
+		Rules: rules, AppliedTo: []schema.FirewallResource{},
 	}
 	actions := []schema.Action{}
 	for _, res := range req.ApplyTo {

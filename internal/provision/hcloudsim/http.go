@@ -196,6 +196,7 @@ func (s *Sim) routes() {
 	s.handle("POST /firewalls", s.createFirewall)
 	s.handle("GET /firewalls/{id}", s.getFirewall)
 	s.handle("DELETE /firewalls/{id}", s.deleteFirewall)
+	s.handle("POST /firewalls/{id}/actions/set_rules", s.setFirewallRules)
 
 	s.handle("GET /placement_groups", s.listPlacementGroups)
 	s.handle("POST /placement_groups", s.createPlacementGroup)
@@ -209,6 +210,7 @@ func (s *Sim) routes() {
 	s.handle("GET /servers", s.listServers)
 	s.handleUnlocked("POST /servers", s.createServer)
 	s.handle("GET /servers/{id}", s.getServer)
+	s.handle("PUT /servers/{id}", s.updateServer)
 	s.handleUnlocked("DELETE /servers/{id}", s.deleteServer)
 	s.handle("POST /servers/{id}/actions/create_image", s.createImage)
 

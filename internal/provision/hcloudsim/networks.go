@@ -115,14 +115,15 @@ var testRange = netip.MustParsePrefix("198.18.0.0/15")
 // (the public IP OnServerCreate returned) lies in the network's range, the
 // server gets that address in the network too: tests run real hosts whose
 // one address is both, so that traffic to a node's private IP (k3s joining
-// over the private network) reaches the real host.
-func (n *network) attach(serverID int64, want string) (schema.ServerPrivateNet, *apiError) {
+// over the private network) reaches the real host. anyRange (Options.HostIPs)
+// takes want wherever it lies.
+func (n *network) attach(serverID int64, want string, anyRange bool) (schema.ServerPrivateNet, *apiError) {
 	if len(n.Subnets) == 0 {
 		return schema.ServerPrivateNet{}, errorf("no_subnet_available", "network %d has no subnet", n.ID)
 	}
 	p := netip.MustParsePrefix(n.Subnets[0].IPRange)
 	ip := n.nextIP[0]
-	if w, err := netip.ParseAddr(want); err == nil && netip.MustParsePrefix(n.IPRange).Contains(w) {
+	if w, err := netip.ParseAddr(want); err == nil && (anyRange || netip.MustParsePrefix(n.IPRange).Contains(w)) {
 		ip = w
 	} else {
 		if !p.Contains(ip) {

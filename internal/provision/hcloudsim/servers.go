@@ -39,6 +39,11 @@ func (st *state) resolve(req *schema.ServerCreateRequest) (*serverPlan, *apiErro
 	if st.creating[req.Name] {
 		return nil, errorf("uniqueness_error", "server name is already used")
 	}
+	if req.Labels != nil {
+		if err := validateLabels(*req.Labels); err != nil {
+			return nil, err
+		}
+	}
 	p := &serverPlan{}
 	var ok bool
 	if p.serverType, ok = findServerType(req.ServerType); !ok {
@@ -145,7 +150,8 @@ func (s *Sim) createServer(r *http.Request) (int, any, *apiError) {
 	if p, err = s.state.resolve(&req); err != nil {
 		return 0, nil, err
 	}
-	if ip == "" {
+	hookIP := ip != ""
+	if !hookIP {
 		ip = s.state.publicIP()
 	}
 	now := time.Now().UTC()
@@ -168,7 +174,7 @@ func (s *Sim) createServer(r *http.Request) (int, any, *apiError) {
 		LoadBalancers:   []int64{},
 	}
 	for _, n := range p.networks {
-		pn, aerr := n.attach(srv.ID, ip)
+		pn, aerr := n.attach(srv.ID, ip, hookIP && s.opts.HostIPs)
 		if aerr != nil {
 			return 0, nil, aerr
 		}

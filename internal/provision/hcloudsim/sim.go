@@ -46,6 +46,12 @@ type Options struct {
 	// cluster's network set to that range is reached over its "private"
 	// address too (the simulator accepts 198.18.0.0/15 networks for this).
 	OnServerCreate func(name, userData string, sshKeys []string) (ip string, err error)
+	// HostIPs makes a server's address in every network it is created in
+	// the address OnServerCreate returned even when it lies outside the
+	// network's range. It is for tests that drive prosper through its cluster
+	// file, which only takes RFC 1918 ranges: the hosts are not on one, and
+	// tests use none, so the range is only a string in the simulator.
+	HostIPs bool
 	// OnServerDelete, when set, is called after a server is deleted.
 	OnServerDelete func(name, ip string)
 }

@@ -26,6 +26,7 @@ func (pr *Provider) Plan(ctx context.Context, c clusterfile.Cluster, nodes []clu
 	if err != nil {
 		return nil, err
 	}
+	pr.keepPlanned(c.Metadata.Name, inv)
 	wanted, err := wantedKeys(c, "")
 	if err != nil {
 		return nil, err
@@ -43,9 +44,16 @@ func (pr *Provider) Plan(ctx context.Context, c clusterfile.Cluster, nodes []clu
 	} else {
 		lines = append(lines, fmt.Sprintf("create network %s (%s, %s)", c.Metadata.Name, c.Spec.Network.CIDR, networkZone(c.Spec.Provider.Hetzner)))
 	}
-	if inv.firewall != nil {
+	rules, err := firewallRules(c)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case inv.firewall != nil && sameRules(inv.firewall.Rules, rules):
 		lines = append(lines, "firewall "+inv.firewall.Name+" exists")
-	} else {
+	case inv.firewall != nil:
+		lines = append(lines, fmt.Sprintf("set the rules of firewall %s to spec.firewall (%d rules)", inv.firewall.Name, len(rules)))
+	default:
 		lines = append(lines, fmt.Sprintf("create firewall %s (%d rules)", c.Metadata.Name, len(c.Spec.Firewall)))
 	}
 	planned := map[string]bool{}
@@ -84,9 +92,11 @@ func (pr *Provider) Ensure(ctx context.Context, c clusterfile.Cluster, nodes []c
 	if err != nil {
 		return nil, err
 	}
-	inv, err := pr.inventory(ctx, p, c)
-	if err != nil {
-		return nil, fmt.Errorf("list the cluster's resources: %w", err)
+	inv := pr.takePlanned(c.Metadata.Name)
+	if inv == nil {
+		if inv, err = pr.inventory(ctx, p, c); err != nil {
+			return nil, fmt.Errorf("list the cluster's resources: %w", err)
+		}
 	}
 	keys, err := pr.ensureKeys(ctx, p, c, inv, authorizedKey)
 	if err != nil {

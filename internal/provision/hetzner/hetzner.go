@@ -67,6 +67,38 @@ type Provider struct {
 	// so that parallel creates do not each run into the limit.
 	mu          sync.Mutex
 	pausedUntil time.Time
+
+	// planned is the inventory Plan listed, which the Ensure right after it
+	// (the engine prints a phase's plan, then runs it) takes instead of
+	// listing everything again: five calls saved per run.
+	planned   *inventory
+	plannedAt time.Time
+	plannedOf string
+}
+
+// plannedFresh is how long Plan's inventory stands in for Ensure's: long
+// enough for the engine to go from a phase's plan to its run, short enough
+// that it is as fresh as a list Ensure would make itself.
+const plannedFresh = 5 * time.Second
+
+// keepPlanned remembers Plan's inventory of cluster for the next Ensure.
+func (pr *Provider) keepPlanned(cluster string, inv *inventory) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.planned, pr.plannedAt, pr.plannedOf = inv, time.Now(), cluster
+}
+
+// takePlanned returns Plan's inventory of cluster if it is fresh, once.
+func (pr *Provider) takePlanned(cluster string) *inventory {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	inv := pr.planned
+	ok := inv != nil && pr.plannedOf == cluster && time.Since(pr.plannedAt) < plannedFresh
+	pr.planned = nil
+	if !ok {
+		return nil
+	}
+	return inv
 }
 
 var (

@@ -202,15 +202,19 @@ func firewallRules(c clusterfile.Cluster) ([]hcloud.FirewallRule, error) {
 	return rules, nil
 }
 
-// ensureFirewall creates the cluster's firewall from spec.firewall. It is
-// applied to servers in their create request.
+// ensureFirewall creates the cluster's firewall from spec.firewall, or sets
+// the rules of the existing one when spec.firewall changed (one call, none
+// when they are equal). It is applied to servers in their create request.
 func (pr *Provider) ensureFirewall(ctx context.Context, p *provision.Progress, c clusterfile.Cluster, inv *inventory) (*hcloud.Firewall, error) {
-	if inv.firewall != nil {
-		return inv.firewall, nil
-	}
 	rules, err := firewallRules(c)
 	if err != nil {
 		return nil, err
+	}
+	if fw := inv.firewall; fw != nil {
+		if sameRules(fw.Rules, rules) {
+			return fw, nil
+		}
+		return fw, pr.setFirewallRules(ctx, p, c, fw, rules)
 	}
 	var res hcloud.FirewallCreateResult
 	err = pr.do(ctx, p, c.Metadata.Name, func() (*hcloud.Response, error) {

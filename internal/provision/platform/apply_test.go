@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,11 @@ func TestApplyDryRun(t *testing.T) {
 			}
 			if sec, err := Secret(c, func(k string) string { return "test-" + k }); err == nil {
 				ms = append(ms, sec)
+			}
+			if sec, err := HcloudSecret(c, func(k string) string { return "test-" + k }); err == nil {
+				ms = append(ms, sec)
+			} else if !errors.Is(err, ErrNotHetzner) {
+				t.Fatal(err)
 			}
 			// A dry run creates no namespace, so the Secret in prosper-system is
 			// checked against a namespace that exists for real, as it will in the

@@ -17,8 +17,14 @@ type Chart struct {
 	Version string
 	// Heavy components run on the platform pool when the cluster has one.
 	Heavy bool
+	// TargetNamespace is where the chart's workloads run; empty means Namespace.
+	TargetNamespace string
+	// Bootstrap charts are installed by k3s's helm-controller before the nodes
+	// are ready (host network, tolerating the uninitialized taint): the cloud
+	// controller manager is what makes them ready.
+	Bootstrap bool
 
-	enabled func(clusterfile.Platform) bool
+	enabled func(clusterfile.Cluster) bool
 	values  func(c clusterfile.Cluster, p placement) map[string]any
 }
 
@@ -32,26 +38,26 @@ var charts = []Chart{
 		// JetStream needs a PVC per server; nats-box (a debugging shell) stays out.
 		Name: "nats", Repo: "https://nats-io.github.io/k8s/helm/charts/", Chart: "nats", Version: "2.12.3",
 		Heavy:   true,
-		enabled: func(p clusterfile.Platform) bool { return p.NATS },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.NATS },
 		values:  natsValues,
 	},
 	{
 		// The operator is light and must run wherever the API server's webhooks
 		// reach it, so it is not pinned to the platform pool.
 		Name: "cloudnative-pg", Repo: "https://cloudnative-pg.github.io/charts", Chart: "cloudnative-pg", Version: "0.27.0",
-		enabled: func(p clusterfile.Platform) bool { return p.Postgres.Enabled },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Postgres.Enabled },
 		values:  func(clusterfile.Cluster, placement) map[string]any { return map[string]any{} },
 	},
 	{
 		Name: "postgres", Repo: "https://cloudnative-pg.github.io/charts", Chart: "cluster", Version: "0.5.0",
 		Heavy:   true,
-		enabled: func(p clusterfile.Platform) bool { return p.Postgres.Enabled },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Postgres.Enabled },
 		values:  postgresValues,
 	},
 	{
 		Name: "registry", Repo: "https://helm.twun.io", Chart: "docker-registry", Version: "3.0.0",
 		Heavy:   true,
-		enabled: func(p clusterfile.Platform) bool { return p.Registry },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Registry },
 		values:  registryValues,
 	},
 	{
@@ -60,7 +66,7 @@ var charts = []Chart{
 		// compatible, and no operator or CRDs to install first.
 		Name: "metrics", Repo: "https://victoriametrics.github.io/helm-charts/", Chart: "victoria-metrics-single", Version: "0.39.0",
 		Heavy:   true,
-		enabled: func(p clusterfile.Platform) bool { return p.Metrics },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Metrics },
 		values:  metricsValues,
 	},
 	{
@@ -69,16 +75,17 @@ var charts = []Chart{
 		// Loki for the same logs; same repository and values shape as metrics.
 		Name: "logs", Repo: "https://victoriametrics.github.io/helm-charts/", Chart: "victoria-logs-single", Version: "0.12.4",
 		Heavy:   true,
-		enabled: func(p clusterfile.Platform) bool { return p.Logs },
+		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Logs },
 		values:  logsValues,
 	},
 }
 
-// Charts lists the pinned charts of the platform, enabled or not, in install order.
+// Charts lists the pinned charts, enabled or not, in install order: the cloud
+// provider's integration (see cloudCharts) first, then the platform.
 func Charts() []Chart {
-	out := make([]Chart, len(charts))
-	copy(out, charts)
-	return out
+	out := make([]Chart, 0, len(cloudCharts)+len(charts))
+	out = append(out, cloudCharts...)
+	return append(out, charts...)
 }
 
 // placement is where heavy components go: nodeSelector and tolerations are nil

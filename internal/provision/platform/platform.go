@@ -39,9 +39,21 @@ func Manifests(c clusterfile.Cluster) ([]Manifest, error) {
 		return nil, err
 	}
 	out := []Manifest{ns}
+	// The cloud provider's charts are numbered apart from the platform's, so
+	// that adding them did not rename (and so make k3s reinstall) the others.
+	for i, ch := range cloudCharts {
+		if !ch.enabled(c) {
+			continue
+		}
+		data, err := helmChart(c, ch, ch.values(c, placement{}))
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", ch.Name, err)
+		}
+		out = append(out, Manifest{Name: fmt.Sprintf("%02d-%s.yaml", 2+i, ch.Name), Data: data})
+	}
 	p := placementFor(c)
 	for i, ch := range charts {
-		if !ch.enabled(c.Spec.Platform) {
+		if !ch.enabled(c) {
 			continue
 		}
 		chp := placement{nodes: p.nodes}
@@ -85,6 +97,7 @@ type helmChartSpec struct {
 	Chart           string `yaml:"chart"`
 	Version         string `yaml:"version"`
 	TargetNamespace string `yaml:"targetNamespace"`
+	Bootstrap       bool   `yaml:"bootstrap,omitempty"`
 	ValuesContent   string `yaml:"valuesContent"`
 }
 
@@ -92,6 +105,10 @@ func helmChart(c clusterfile.Cluster, ch Chart, values map[string]any) ([]byte, 
 	vals, err := yaml.Marshal(values)
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
+	}
+	target := ch.TargetNamespace
+	if target == "" {
+		target = Namespace
 	}
 	return yaml.MarshalWithOptions(struct {
 		APIVersion string        `yaml:"apiVersion"`
@@ -104,7 +121,7 @@ func helmChart(c clusterfile.Cluster, ch Chart, values map[string]any) ([]byte, 
 		Metadata:   objectMeta{Name: releasePrefix + ch.Name, Namespace: helmChartNamespace, Labels: labels(c)},
 		Spec: helmChartSpec{
 			Repo: ch.Repo, Chart: ch.Chart, Version: ch.Version,
-			TargetNamespace: Namespace, ValuesContent: string(vals),
+			TargetNamespace: target, Bootstrap: ch.Bootstrap, ValuesContent: string(vals),
 		},
 	}, yaml.UseLiteralStyleIfMultiline(true))
 }

@@ -119,7 +119,7 @@ func TestValuesAndPlacement(t *testing.T) {
 		platformPool bool
 		components   []string
 	}{
-		{"example", true, []string{"nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs"}},
+		{"example", true, []string{"hcloud-ccm", "hcloud-csi", "nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs"}},
 		{"ssh", false, []string{"nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs"}},
 		{"minimal", false, nil},
 	}
@@ -143,7 +143,11 @@ func TestValuesAndPlacement(t *testing.T) {
 					t.Errorf("%s: chart %s/%s@%s, want the table's %s/%s@%s", name,
 						hc.Spec.Repo, hc.Spec.Chart, hc.Spec.Version, ch.Repo, ch.Chart, ch.Version)
 				}
-				if hc.Metadata.Namespace != "kube-system" || hc.Spec.TargetNamespace != Namespace {
+				target := Namespace
+				if ch.TargetNamespace != "" {
+					target = ch.TargetNamespace
+				}
+				if hc.Metadata.Namespace != "kube-system" || hc.Spec.TargetNamespace != target {
 					t.Errorf("%s: namespace %q target %q", name, hc.Metadata.Namespace, hc.Spec.TargetNamespace)
 				}
 				var values map[string]any
