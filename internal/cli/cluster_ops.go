@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -116,6 +117,14 @@ func platformManifests(c clusterfile.Cluster) ([]provision.Manifest, error) {
 		return nil, err
 	default:
 		ms = append(ms, secret)
+	}
+	hsec, err := platformstack.HcloudSecret(c, os.Getenv)
+	switch {
+	case errors.Is(err, platformstack.ErrNotHetzner):
+	case err != nil:
+		return nil, err
+	default:
+		ms = slices.Insert(ms, 1, hsec) // after the namespace, before the charts that read it
 	}
 	out := make([]provision.Manifest, len(ms))
 	for i, m := range ms {

@@ -242,6 +242,20 @@ func (e *Engine) Delete(ctx context.Context) error {
 	c := e.Cluster
 	r := &Runner{Out: e.Out, DryRun: e.DryRun}
 	return r.Run(ctx, []Phase{
+		{Name: "load balancers", Plan: func(context.Context) ([]string, error) {
+			return []string{"delete the Services of type LoadBalancer, so the cloud controller removes their load balancers"}, nil
+		}, Run: func(ctx context.Context, p *Progress) error {
+			cs, err := e.kube()
+			if err == nil {
+				err = releaseLoadBalancers(ctx, cs, p, 3*time.Minute)
+			}
+			if err != nil {
+				// A broken cluster must still be deletable: say what may be
+				// left and go on.
+				p.Node("warning", "%s; load balancers its workloads made may be left: check the provider's console", errText(err))
+			}
+			return nil
+		}},
 		{Name: "delete (" + e.Provider.Name() + ")",
 			Plan: func(ctx context.Context) ([]string, error) {
 				ms, err := e.Provider.Machines(ctx, c)

@@ -206,7 +206,13 @@ func (k K3sInstall) config() string {
 		}
 		// The platform brings its own router behind the ingress; k3s keeps
 		// Traefik as the cluster's ingress.
-		b.WriteString("disable: [servicelb]\n")
+		if k.ExternalCloudProvider {
+			// Hetzner's CSI driver gives the default StorageClass; k3s's
+			// local-path one would be a second default.
+			b.WriteString("disable: [servicelb, local-storage]\n")
+		} else {
+			b.WriteString("disable: [servicelb]\n")
+		}
 		if k.ExternalCloudProvider {
 			b.WriteString("disable-cloud-controller: true\n")
 		}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,10 @@ func TestK3sConfigExternalCloudProvider(t *testing.T) {
 			}
 			if got := cfg["disable-cloud-controller"]; got != tt.wantDisable {
 				t.Errorf("disable-cloud-controller = %v, want %v", got, tt.wantDisable)
+			}
+			disabled, _ := cfg["disable"].([]any)
+			if local := slices.Contains(disabled, any("local-storage")); tt.role != K3sAgent && local != tt.external {
+				t.Errorf("disable = %v: local-storage must be off exactly when Hetzner's CSI gives the default StorageClass", disabled)
 			}
 			got, _ := cfg["kubelet-arg"].([]any)
 			if !reflect.DeepEqual(got, tt.wantKubelet) {

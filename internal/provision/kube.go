@@ -188,3 +188,42 @@ func isDaemonSetPod(p corev1.Pod) bool {
 	}
 	return false
 }
+
+// releaseLoadBalancers deletes the cluster's Services of type LoadBalancer and
+// waits until they are gone: the cloud controller deletes each one's load
+// balancer before it lets the Service go (its finalizer), and that is the only
+// way to find them, since Hetzner's controller cannot label what it creates.
+func releaseLoadBalancers(ctx context.Context, cs kubernetes.Interface, p *Progress, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	deleted := map[string]bool{}
+	for {
+		svcs, err := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list services: %w", err)
+		}
+		var left []string
+		for _, s := range svcs.Items {
+			if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				continue
+			}
+			name := s.Namespace + "/" + s.Name
+			left = append(left, name)
+			if !deleted[name] {
+				if err := cs.CoreV1().Services(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return fmt.Errorf("delete service %s: %w", name, err)
+				}
+				deleted[name] = true
+				p.Node(name, "deleted; waiting for its load balancer to go")
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("load balancers of %s still there after %s: the cloud controller did not remove them", strings.Join(left, ", "), timeout)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}

@@ -194,6 +194,8 @@ func (e *Engine) install(ctx context.Context, p *Progress, n clusterfile.Node, r
 	k := K3sInstall{
 		Version: e.Cluster.Spec.K3s.Version, SHA256: e.art.SHA256, Role: role, NodeName: n.Name,
 		NodeIP: m.PrivateIP, Token: e.token, Labels: n.Labels, Taints: taints,
+		// Hetzner's cloud controller manager (a platform chart) initialises the nodes.
+		ExternalCloudProvider: e.Cluster.Spec.Provider.Hetzner != nil,
 	}
 	if role != K3sFirstServer {
 		k.ServerURL = "https://" + hostPort(orDefault(fm.PrivateIP, fm.PublicIP), "6443")

@@ -197,7 +197,11 @@ func (s *state) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/nodes/{name}", s.getNode)
 	mux.HandleFunc("PATCH /api/v1/nodes/{name}", s.patchNode)
 	mux.HandleFunc("DELETE /api/v1/nodes/{name}", s.deleteNode)
-	// The fake runs no workloads: a drain finds no pod to evict.
+	// The fake runs no workloads: a drain finds no pod to evict, a delete no
+	// Service holding a load balancer.
+	mux.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "ServiceList", "apiVersion": "v1", "metadata": map[string]any{}, "items": []any{}})
+	})
 	mux.HandleFunc("GET /api/v1/pods", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"kind": "PodList", "apiVersion": "v1", "metadata": map[string]any{}, "items": []any{}})
 	})
