@@ -123,6 +123,12 @@ spec:
 `, hosts[0].IP(), hosts[1].IP(), hosts[2].IP(), k3sVersion, workers)
 	}
 	kubeconfig := filepath.Join(dir, "kube", "config")
+	// An air-gap images archive made by the test: it must land where k3s
+	// imports images from at start.
+	images := filepath.Join(dir, "k3s-airgap-images-amd64.tar.zst")
+	if err := os.WriteFile(images, []byte("images of the test"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := &syncBuffer{}
 	engine := func(data []byte) *provision.Engine {
 		c, err := clusterfile.Parse("lab.yaml", data)
@@ -134,7 +140,7 @@ spec:
 			Cluster: c, State: st, Out: out, Kubeconfig: kubeconfig, ClusterFile: data,
 			Provider: sshhosts.New(sshhosts.Options{KnownHostsPath: st.Path("known_hosts"), Signer: userSigner,
 				Backoff: sshx.Backoff{Deadline: 20 * time.Second}}),
-			K3s:          provision.K3sSource{Binary: binary},
+			K3s:          provision.K3sSource{Binary: binary, Images: images},
 			SSHWait:      sshx.Backoff{Deadline: 20 * time.Second},
 			ReadyTimeout: 30 * time.Second,
 			Platform:     platformManifests,
@@ -174,6 +180,12 @@ spec:
 	if !strings.Contains(got["lab-cp-1"], "node-role.kubernetes.io/control-plane=true:NoSchedule") {
 		t.Errorf("the control plane is not tainted although a worker takes the workloads: %v", got)
 	}
+	for i, h := range hosts[:2] {
+		got, err := os.ReadFile(h.Root() + "/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst")
+		if string(got) != "images of the test" {
+			t.Errorf("host %d: air-gap images not uploaded: %q %v", i, got, err)
+		}
+	}
 	manifests, _ := os.ReadDir(hosts[0].Root() + provision.ManifestsDir)
 	if len(manifests) == 0 {
 		t.Errorf("no platform manifests in k3s's auto-deploy directory on the first server")
@@ -184,7 +196,7 @@ spec:
 		t.Fatalf("create again: %v\n%s", err, out.take())
 	}
 	again := out.take()
-	if strings.Contains(again, "binary uploaded") {
+	if strings.Contains(again, "binary uploaded") || strings.Contains(again, "images uploaded") {
 		t.Errorf("the second create uploaded k3s again:\n%s", again)
 	}
 	if got := nodes(t, kubeconfig, "lab"); len(got) != 2 {

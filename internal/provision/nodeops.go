@@ -141,6 +141,12 @@ func (e *Engine) uploadK3s(nodes []clusterfile.Node) func(context.Context, *Prog
 		if e.art.Binary == "" && e.art.Images == "" {
 			return nil
 		}
+		var imagesSHA string
+		if e.art.Images != "" {
+			if imagesSHA, err = fileSHA256(e.art.Images); err != nil {
+				return fmt.Errorf("air-gap images: %w", err)
+			}
+		}
 		return e.forNodes(nodes, func(ctx context.Context, p *Progress, n clusterfile.Node) error {
 			c, err := e.client(ctx, n.Name)
 			if err != nil {
@@ -157,10 +163,13 @@ func (e *Engine) uploadK3s(nodes []clusterfile.Node) func(context.Context, *Prog
 			}
 			if e.art.Images != "" {
 				dst := imagesDir + "/" + path.Base(e.art.Images)
-				if err := uploadFile(ctx, c, e.art.Images, dst, 0o644); err != nil {
-					return err
+				have, _ := c.Output(ctx, "sha256sum "+dst+" 2>/dev/null | cut -d' ' -f1")
+				if strings.TrimSpace(have) != imagesSHA {
+					if err := uploadFile(ctx, c, e.art.Images, dst, 0o644); err != nil {
+						return err
+					}
+					p.Node(n.Name, "air-gap images uploaded")
 				}
-				p.Node(n.Name, "air-gap images uploaded")
 			}
 			return nil
 		})(ctx, p)
