@@ -40,24 +40,6 @@ import (
 	"github.com/prosperhq/prosper/internal/provision/testhost"
 )
 
-// faultOut is the engine's terminal; the test reads it while the engine
-// writes.
-type faultOut struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *faultOut) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *faultOut) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
 
 // faultCluster is a cluster "lab" on fresh test hosts, one per entry of
 // pools (the host's pool in the cluster file), with the fake k3s.
@@ -67,7 +49,7 @@ type faultCluster struct {
 	pools      []string
 	dir        string
 	kubeconfig string
-	out        *faultOut
+	out        *syncBuffer
 	signer     ssh.Signer
 	binary     string
 	sum        string
@@ -78,7 +60,7 @@ type faultCluster struct {
 // options (Stopped, a fake cloud-init).
 func newFaultCluster(t *testing.T, pools []string, opts func(i int) (testhost.Options, fakek3s.Options)) *faultCluster {
 	t.Helper()
-	f := &faultCluster{t: t, pools: pools, dir: t.TempDir(), out: &faultOut{}}
+	f := &faultCluster{t: t, pools: pools, dir: t.TempDir(), out: &syncBuffer{}}
 	f.kubeconfig = filepath.Join(f.dir, "kube", "config")
 	f.binary, f.sum = fakek3s.Build(t, k3sVersion)
 	_, userKey, signer, err := sshx.GenerateKey("operator")

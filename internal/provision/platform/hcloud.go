@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
 )
 
@@ -122,19 +120,6 @@ func HcloudSecret(c clusterfile.Cluster, env func(string) string) (Manifest, err
 		return Manifest{}, fmt.Errorf("the cloud controller manager and CSI driver of cluster %s need a Hetzner API token: set %s (read & write; Hetzner Cloud console, project → Security → API tokens)",
 			c.Metadata.Name, EnvHcloudToken)
 	}
-	data, err := yaml.Marshal(struct {
-		APIVersion string            `yaml:"apiVersion"`
-		Kind       string            `yaml:"kind"`
-		Metadata   objectMeta        `yaml:"metadata"`
-		Type       string            `yaml:"type"`
-		StringData map[string]string `yaml:"stringData"`
-	}{
-		APIVersion: "v1", Kind: "Secret", Type: "Opaque",
-		Metadata:   objectMeta{Name: HcloudSecretName, Namespace: helmChartNamespace, Labels: labels(c)},
-		StringData: map[string]string{"token": token, "network": c.Metadata.Name},
-	})
-	if err != nil {
-		return Manifest{}, fmt.Errorf("render hcloud secret: %w", err)
-	}
-	return Manifest{Name: "01-hcloud-secret.yaml", Data: data}, nil
+	return secretManifest(c, "01-hcloud-secret.yaml", HcloudSecretName, helmChartNamespace,
+		map[string]string{"token": token, "network": c.Metadata.Name})
 }

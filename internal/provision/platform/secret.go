@@ -51,7 +51,16 @@ func Secret(c clusterfile.Cluster, env func(string) string) (Manifest, error) {
 	if region == "" {
 		region = defaultRegion
 	}
-	data, err := yaml.Marshal(struct {
+	return secretManifest(c, "05-postgres-backup-secret.yaml", BackupSecretName, Namespace, map[string]string{
+		"ACCESS_KEY_ID":     id,
+		"ACCESS_SECRET_KEY": key,
+		"Region":            region,
+	})
+}
+
+// secretManifest renders an Opaque Secret of the cluster, labelled as its own.
+func secretManifest(c clusterfile.Cluster, file, name, namespace string, data map[string]string) (Manifest, error) {
+	out, err := yaml.Marshal(struct {
 		APIVersion string            `yaml:"apiVersion"`
 		Kind       string            `yaml:"kind"`
 		Metadata   objectMeta        `yaml:"metadata"`
@@ -59,15 +68,11 @@ func Secret(c clusterfile.Cluster, env func(string) string) (Manifest, error) {
 		StringData map[string]string `yaml:"stringData"`
 	}{
 		APIVersion: "v1", Kind: "Secret", Type: "Opaque",
-		Metadata: objectMeta{Name: BackupSecretName, Namespace: Namespace, Labels: labels(c)},
-		StringData: map[string]string{
-			"ACCESS_KEY_ID":     id,
-			"ACCESS_SECRET_KEY": key,
-			"Region":            region,
-		},
+		Metadata:   objectMeta{Name: name, Namespace: namespace, Labels: labels(c)},
+		StringData: data,
 	})
 	if err != nil {
-		return Manifest{}, fmt.Errorf("render backup secret: %w", err)
+		return Manifest{}, fmt.Errorf("render secret %s: %w", name, err)
 	}
-	return Manifest{Name: "05-postgres-backup-secret.yaml", Data: data}, nil
+	return Manifest{Name: file, Data: out}, nil
 }
