@@ -40,7 +40,6 @@ import (
 	"github.com/prosperhq/prosper/internal/provision/testhost"
 )
 
-
 // faultCluster is a cluster "lab" on fresh test hosts, one per entry of
 // pools (the host's pool in the cluster file), with the fake k3s.
 type faultCluster struct {
