@@ -238,7 +238,9 @@ func newClusterListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the clusters created from this machine",
-		Args:  cobra.NoArgs,
+		Example: `  prosper cluster list
+  prosper cluster list -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := out.check(); err != nil {
 				return err
