@@ -98,7 +98,7 @@ func clusterProvider(c clusterfile.Cluster, st provision.State) (provision.Provi
 	}
 	token := os.Getenv("HCLOUD_TOKEN")
 	if token == "" {
-		return nil, errors.New("HCLOUD_TOKEN is not set: create an API token (read & write) in the Hetzner Cloud console, project → Security → API tokens, and export HCLOUD_TOKEN=...")
+		return nil, errors.New("HCLOUD_TOKEN is not set: create an API token (read & write) in the Hetzner Cloud console, project → Security → API tokens, and export it as HCLOUD_TOKEN")
 	}
 	return hetzner.New(hetzner.Options{Token: token, Endpoint: os.Getenv("HCLOUD_ENDPOINT")})
 }

@@ -196,6 +196,7 @@ func join(cfg config, server bool, labels map[string]string, taints []corev1.Tai
 				logf("info", "Joined the cluster at %s as %s", cfg.Server, cfg.NodeName)
 				return jr, nil
 			case http.StatusUnauthorized:
+				//lint:ignore ST1005 k3s's own wording, which the unit's log shows
 				return joinResponse{}, fmt.Errorf("Failed to validate connection to cluster at %s: token is not valid: 401 Unauthorized", cfg.Server)
 			default:
 				return joinResponse{}, fmt.Errorf("join %s: %s", cfg.Server, resp.Status)

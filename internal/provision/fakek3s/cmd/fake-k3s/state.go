@@ -116,7 +116,7 @@ func (s *state) upsert(name, ip string, server bool, labels map[string]string, t
 		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
 			Reason: "KubeletReady", Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}},
 		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}},
-		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version, KubeProxyVersion: version, OperatingSystem: "linux",
+		NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version, OperatingSystem: "linux",
 			Architecture: "amd64", ContainerRuntimeVersion: "containerd://1.7.23-k3s2"},
 	}
 	return s.saveLocked()
