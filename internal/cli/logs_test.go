@@ -129,3 +129,71 @@ func TestLogs(t *testing.T) {
 	fails(t, []string{"the prosper node is not running", "prosper up"}, "logs", "shop")
 	_ = os.Remove(filepath.Join(p.dataDir, "node.sock"))
 }
+
+// TestLogsCrashesFieldsAndHostileLines deploys an app whose first process
+// writes a JSON line and a line of terminal escapes, prints boom and exits 2;
+// the next one serves.
+func TestLogsCrashesFieldsAndHostileLines(t *testing.T) {
+	startPlatform(t)
+	ok(t, "app", "create", "crashy")
+	dir := t.TempDir()
+	marker := filepath.Join(t.TempDir(), "crashed-once")
+	write(t, filepath.Join(dir, "Procfile"), "web: sh app.sh\n")
+	write(t, filepath.Join(dir, "app.sh"), `echo '{"level":"error","msg":"db down","attempt":3}'
+printf 'hostile \033[2J\033]0;pwned\007 line\n'
+if [ ! -f `+marker+` ]; then touch `+marker+`; echo "about to crash"; echo boom; exit 2; fi
+exec python3 -m http.server "$PORT" --bind 127.0.0.1
+`)
+	ok(t, "deploy", dir, "--app", "crashy")
+
+	out := ok(t, "logs", "crashy", "--crashes")
+	for _, want := range []string{" v1/0 crashed: exit code 2\n", " v1/0 stdout about to crash\n", " v1/0 stdout boom\n", `hostile \x1b[2J\x1b]0;pwned\x07 line`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs --crashes lacks %q:\n%s", want, out)
+		}
+	}
+	var crashes []node.Crash
+	if err := json.Unmarshal([]byte(ok(t, "logs", "crashy", "--crashes", "-o", "json", "--since", "1d")), &crashes); err != nil ||
+		len(crashes) != 1 || crashes[0].ExitCode != 2 || crashes[0].Lines[len(crashes[0].Lines)-1].Text != "boom" {
+		t.Errorf("logs --crashes -o json: %v %+v", err, crashes)
+	}
+
+	out = ok(t, "logs", "crashy")
+	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
+		t.Errorf("logs prints terminal escapes unescaped:\n%q", out)
+	}
+	// --level warn is warn or worse: the JSON error line, not the info ones.
+	out = ok(t, "logs", "crashy", "--level", "warn")
+	if !strings.Contains(out, `"msg":"db down"`) || strings.Contains(out, "about to crash") {
+		t.Errorf("logs --level warn:\n%s", out)
+	}
+	// The search ignores case; -o json carries the fields of a JSON line.
+	out = ok(t, "logs", "crashy", "--grep", "DB DOWN", "-o", "json", "--limit", "1")
+	var l runtime.LogLine
+	if err := json.Unmarshal([]byte(out), &l); err != nil || l.Level != "error" || l.Msg != "db down" || l.Fields["attempt"] != 3.0 {
+		t.Errorf("logs --grep -o json = %v %s", err, out)
+	}
+	// --limit keeps the newest lines, printed oldest first.
+	out = ok(t, "logs", "crashy", "--grep", "hostile", "--limit", "1")
+	if strings.Count(out, "\n") != 1 {
+		t.Errorf("logs --limit 1:\n%s", out)
+	}
+	if out := ok(t, "logs", "crashy", "--crashes", "--since", "1ns"); !strings.Contains(out, "no crash of crashy recorded") {
+		t.Errorf("logs --crashes --since 1ns:\n%s", out)
+	}
+}
+
+func TestEscapeTerminal(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain line é 日本": "plain line é 日本",
+		"\x1b[31mred":     `\x1b[31mred`,
+		"a\tb\r\n":        `a\tb\x0d\x0a`,
+		"bad \xff byte":   `bad \xff byte`,
+		"rtl \u202e flip": `rtl \u202e flip`,
+		"c1 \u009b csi":   `c1 \u009b csi`,
+	} {
+		if got := escapeTerminal(in); got != want {
+			t.Errorf("escapeTerminal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -29,9 +29,12 @@ func (n *node) handler() http.Handler {
 	mux.HandleFunc("PUT /v1/workloads/{id}", n.startWorkload)
 	mux.HandleFunc("DELETE /v1/workloads/{id}", n.stopWorkload)
 	mux.HandleFunc("GET /v1/logs", n.getLogs)
+	mux.HandleFunc("GET /v1/logs/search", n.getLogSearch)
+	mux.HandleFunc("GET /v1/crashes", n.getCrashes)
 	mux.HandleFunc("GET /v1/mirror/exchanges", n.getMirrorExchanges)
 	mux.HandleFunc("GET /v1/mirror/metrics", n.getMirrorMetrics)
 	mux.HandleFunc("GET /v1/mirror/subscribers", n.getMirrorSubscribers)
+	mux.HandleFunc("GET /v1/procstats", n.getProcStats)
 	mux.HandleFunc("POST /v1/shutdown", n.postShutdown)
 	return mux
 }

@@ -161,6 +161,14 @@ func (c *Client) Prometheus(ctx context.Context) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
+// ProcStats returns the CPU time, resident memory and restarts of every
+// workload's processes.
+func (c *Client) ProcStats(ctx context.Context) ([]ProcStats, error) {
+	var st []ProcStats
+	err := c.do(ctx, http.MethodGet, "/v1/procstats", nil, &st)
+	return st, err
+}
+
 // InFlight returns the number of requests a release is serving now.
 func (c *Client) InFlight(ctx context.Context, app string, release int) (int64, error) {
 	var f inFlight

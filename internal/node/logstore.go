@@ -39,6 +39,13 @@ type logStore struct {
 	dir      string
 	maxBytes int64
 	keep     int
+	// segment is how many bytes of a file one search worker takes at a time.
+	segment int64
+	// now is the clock of searches and of the age sweep; tests set it.
+	now func() time.Time
+	// sweepStop ends the age sweep started by sweepEvery; sweepDone is closed
+	// when it has ended.
+	sweepStop, sweepDone chan struct{}
 
 	mu   sync.Mutex
 	apps map[string]*appLog
@@ -70,7 +77,7 @@ func newLogStore(dir string, maxBytes int64, keep int) (*logStore, error) {
 	if keep <= 0 {
 		keep = defaultLogKeep
 	}
-	return &logStore{dir: dir, maxBytes: maxBytes, keep: keep, apps: make(map[string]*appLog)}, nil
+	return &logStore{dir: dir, maxBytes: maxBytes, keep: keep, now: time.Now, segment: searchSegment, apps: make(map[string]*appLog)}, nil
 }
 
 // path is APP.log for i = 0 and the i-th most recent rotated file otherwise.
@@ -94,7 +101,7 @@ func (s *logStore) app(name string) *appLog {
 
 // Append writes one line to the app's log file and wakes its followers.
 func (s *logStore) Append(l runtime.LogLine) error {
-	b, err := json.Marshal(l)
+	b, err := json.Marshal(storedLine(l))
 	if err != nil {
 		return fmt.Errorf("encode log line: %w", err)
 	}
@@ -188,6 +195,7 @@ func (s *logStore) watch(app string) (<-chan struct{}, func()) {
 
 // Close closes the open log files.
 func (s *logStore) Close() error {
+	s.stopSweep()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
@@ -231,6 +239,7 @@ func (s *logStore) Query(ctx context.Context, q runtime.LogQuery, fn func(runtim
 		if json.Unmarshal(b, &l) != nil || !match(l) {
 			return nil // a damaged line must not end the stream
 		}
+		enrichLine(&l)
 		return fn(l)
 	}
 	for {
@@ -331,7 +340,7 @@ func lineFilter(q runtime.LogQuery, now time.Time) func(runtime.LogLine) bool {
 		if !from.IsZero() && l.Time.Before(from) {
 			return false
 		}
-		return q.Grep == "" || strings.Contains(l.Text, q.Grep)
+		return q.Grep == "" || containsFold(l.Text, q.Grep)
 	}
 }
 

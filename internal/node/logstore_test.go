@@ -162,7 +162,7 @@ func numberedLine(i int) runtime.LogLine {
 // lineSize is the stored size of a numbered line.
 func lineSize(t *testing.T) int64 {
 	t.Helper()
-	b, err := json.Marshal(numberedLine(0))
+	b, err := json.Marshal(storedLine(numberedLine(0)))
 	if err != nil {
 		t.Fatal(err)
 	}

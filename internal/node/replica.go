@@ -262,6 +262,9 @@ func (r *replica) runOnce() (healthyFor time.Duration, stopped bool) {
 		log.Warn("record process group", "err", err)
 	}
 	r.recordExit(describeExit(waitErr, cmd.ProcessState))
+	if !stopped {
+		r.sup.recordCrash(r.spec, r.index, started, describeExit(waitErr, cmd.ProcessState), cmd.ProcessState)
+	}
 	return healthyFor, stopped
 }
 

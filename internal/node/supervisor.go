@@ -23,6 +23,7 @@ type Supervisor struct {
 	logger      *slog.Logger
 	stopTimeout time.Duration
 	logs        *logStore
+	crashes     *crashStore
 	pids        *pidFile
 	baseEnv     []string
 	backoff     backoffPolicy
@@ -49,6 +50,9 @@ type SupervisorConfig struct {
 	// LogKeep is how many rotated log files (APP.log.1 … APP.log.N) are kept
 	// beside APP.log; 0 means 3.
 	LogKeep int
+	// LogMaxAge is how long log files are kept after their last line
+	// (logs.max_age); 0 means DefaultLogMaxAge, less than 0 no limit.
+	LogMaxAge time.Duration
 }
 
 // workload is one started Spec and its replicas.
@@ -72,10 +76,22 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	crashes, err := newCrashStore(filepath.Join(cfg.DataDir, "crashes"))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LogMaxAge == 0 {
+		cfg.LogMaxAge = DefaultLogMaxAge
+	}
+	if cfg.LogMaxAge > 0 {
+		logger := cfg.Logger
+		logs.sweepEvery(cfg.LogMaxAge, logSweepInterval, func(err error) { logger.Warn("sweep old logs", "err", err) })
+	}
 	return &Supervisor{
 		logger:      cfg.Logger,
 		stopTimeout: cfg.StopTimeout,
 		logs:        logs,
+		crashes:     crashes,
 		pids:        newPidFile(filepath.Join(cfg.DataDir, pidFileName)),
 		baseEnv:     baseEnv(),
 		backoff:     defaultBackoff,

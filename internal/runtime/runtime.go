@@ -112,7 +112,7 @@ type LogQuery struct {
 	App     string        `json:"app"`
 	Release int           `json:"release,omitempty"` // 0 means every release
 	Since   time.Duration `json:"since,omitempty"`   // 0 means from the start
-	Grep    string        `json:"grep,omitempty"`    // substring the line must contain
+	Grep    string        `json:"grep,omitempty"`    // text the line must contain, in any case
 	Follow  bool          `json:"follow,omitempty"`
 }
 
@@ -123,7 +123,16 @@ type LogLine struct {
 	Release int       `json:"release"`
 	Replica int       `json:"replica"`
 	Stream  string    `json:"stream"` // "stdout" or "stderr"
-	Text    string    `json:"text"`
+	// Level is debug, info, warn or error: the line's own level field when it
+	// is a JSON object, else guessed from its text and stream. It is stored
+	// before Text so that a search can read it from the raw record.
+	Level string `json:"level,omitempty"`
+	Text  string `json:"text"`
+	// Msg and Fields are filled when the line is a JSON object: its msg (or
+	// message) and every other key but the level. They are derived from Text
+	// when lines are read, not stored twice.
+	Msg    string         `json:"msg,omitempty"`
+	Fields map[string]any `json:"fields,omitempty"`
 }
 
 // Runtime runs workloads. Implementations must be safe for concurrent use.

@@ -3,13 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"regexp"
 	"strconv"
-	"time"
 
 	"github.com/prosperhq/prosper/internal/api"
 	"github.com/prosperhq/prosper/internal/rollout"
@@ -214,69 +212,6 @@ func (s *Server) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 		vars = map[string]string{}
 	}
 	writeJSON(w, http.StatusOK, vars)
-}
-
-func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("app")
-	if _, err := s.store.GetApp(r.Context(), name); err != nil {
-		writeStoreError(w, name, err)
-		return
-	}
-	q := runtime.LogQuery{App: name, Grep: r.URL.Query().Get("grep"), Follow: r.URL.Query().Get("follow") == "1"}
-	if v := r.URL.Query().Get("release"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "release must be a number, as in 3", "")
-			return
-		}
-		q.Release = n
-	}
-	if v := r.URL.Query().Get("since"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("since %q is not a duration: use e.g. 10m or 2h", v), "")
-			return
-		}
-		q.Since = d
-	}
-	level := r.URL.Query().Get("level")
-	if _, ok := parseLevel(level); level != "" && !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("level %q is not known: use debug, info, warn or error", level), "")
-		return
-	}
-	// The status goes out with the first line, so that a node that cannot be
-	// asked is told as an error status rather than inside a 200 stream.
-	started := false
-	start := func() {
-		if !started {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-			w.WriteHeader(http.StatusOK)
-			started = true
-		}
-	}
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	err := s.node.Logs(r.Context(), q, func(l runtime.LogLine) error {
-		if level != "" && !matchesLevel(l, level) {
-			return nil
-		}
-		start()
-		if err := enc.Encode(l); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	})
-	switch {
-	case err == nil || errors.Is(err, context.Canceled) || r.Context().Err() != nil:
-		start()
-	case !started:
-		writeError(w, http.StatusBadGateway, "ask the node: "+err.Error(), "restart the platform with: prosper up")
-	default:
-		_ = enc.Encode(api.Message{Error: &api.Error{Error: err.Error(), Hint: "restart the platform with: prosper up"}})
-	}
 }
 
 func (s *Server) handleCommits(w http.ResponseWriter, r *http.Request) {

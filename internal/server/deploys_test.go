@@ -135,12 +135,13 @@ func TestDeployLogsAndDelete(t *testing.T) {
 		want  []string // of mine, exactly these
 	}{
 		{"", mine},
-		{"level=info", []string{mine[0], mine[1], mine[4]}},
-		{"level=INFO", []string{mine[0], mine[1], mine[4]}},
-		{"level=warn", []string{mine[2]}},
-		{"level=warning", []string{mine[2]}},
+		// A level means that level or worse.
+		{"level=info", mine},
+		{"level=INFO", mine},
+		{"level=warn", []string{mine[2], mine[3], mine[5]}},
+		{"level=warning", []string{mine[2], mine[3], mine[5]}},
 		{"level=error", []string{mine[3], mine[5]}},
-		{"level=debug", nil},
+		{"level=debug", mine},
 		{"grep=cache", []string{mine[3]}},
 		{"grep=level%3Dinfo&level=info", []string{mine[0], mine[1]}},
 		{"release=1&since=1h", mine},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/prosperhq/prosper/internal/runtime"
@@ -43,18 +44,13 @@ func TestLineLevel(t *testing.T) {
 		if got := lineLevel(l); got != tt.want {
 			t.Errorf("lineLevel(%q on %s) = %s, want %s", tt.text, tt.stream, got, tt.want)
 		}
-		// Each line is of exactly one level.
-		n := 0
-		for _, lv := range []string{"debug", "info", "warn", "error"} {
-			if matchesLevel(l, lv) {
-				n++
-				if lv != tt.want {
-					t.Errorf("%q matches --level %s, want only %s", tt.text, lv, tt.want)
-				}
+		// --level L shows the lines of level L or worse.
+		levels := []string{"debug", "info", "warn", "error"}
+		for i, lv := range levels {
+			want := i <= slices.Index(levels, tt.want)
+			if got := matchesLevel(l, lv); got != want {
+				t.Errorf("%q (%s) matches --level %s: %v, want %v", tt.text, tt.want, lv, got, want)
 			}
-		}
-		if n != 1 {
-			t.Errorf("%q matches %d levels", tt.text, n)
 		}
 	}
 }

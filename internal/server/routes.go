@@ -29,6 +29,7 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	handle("GET /api/apps/{app}/config", s.handleGetConfig)
 	handle("PATCH /api/apps/{app}/config", s.configHandler(ctx))
 	handle("GET /api/apps/{app}/logs", s.handleLogs)
+	handle("GET /api/apps/{app}/crashes", s.handleCrashes)
 	handle("GET /api/apps/{app}/commits", s.handleCommits)
 	handle("GET /api/apps/{app}/verify", s.handleVerifyStatus)
 	handle("POST /api/apps/{app}/verify/{action}", s.handleVerifyCommand)
@@ -42,6 +43,7 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	handle("POST /api/apps/{app}/tests", s.handleTestIngest)
 	handle("GET /api/tests/report", s.handleTestReport)
 	handle("GET /api/apps/{app}/metrics", s.handleAppMetrics)
+	handle("GET /api/apps/{app}/series", s.handleSeries)
 	handle("GET /metrics", s.handlePrometheus)
 
 	mux.HandleFunc("GET /git/{repo}/info/refs", s.handleGitInfoRefs)
@@ -51,6 +53,6 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	mux.Handle("POST /internal/apps/{app}/commits", s.requireHookToken(http.HandlerFunc(s.handleHookCommits)))
 	mux.Handle("POST /internal/apps/{app}/deploy", s.requireHookToken(s.hookDeployHandler(ctx)))
 
-	mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mountUI(ctx, mux) // the web UI, home page included
 	return mux
 }

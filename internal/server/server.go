@@ -20,6 +20,7 @@ import (
 	"github.com/prosperhq/prosper/internal/build"
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/rollout"
+	"github.com/prosperhq/prosper/internal/series"
 	"github.com/prosperhq/prosper/internal/store"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	SweepEvery time.Duration
 	Version    string
 	Logger     *slog.Logger
+
+	// SeriesEvery is the step of the metrics history; default 10s.
+	SeriesEvery time.Duration
 }
 
 // Server is a running control plane.
@@ -66,6 +70,8 @@ type Server struct {
 	pushLocks map[string]*sync.Mutex
 
 	readings *readings // the DORA ledger, kept up to date with the store
+
+	series *series.Store // the metrics history, DATA_DIR/series.db
 
 	lock *os.File // flock of DATA_DIR/control.lock, held while running
 	// background runs the sweep and the node watch; Stop waits for it.
@@ -176,6 +182,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.rollout.Recover(ctx); err != nil {
 		return fmt.Errorf("resume apps: %w", err)
 	}
+	if err := s.openSeries(ctx); err != nil {
+		return err
+	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -186,6 +195,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.background.Add(2)
 		go func() { defer s.background.Done(); s.rollout.Run(runCtx, s.cfg.SweepEvery) }()
 		go func() { defer s.background.Done(); s.watchNode(runCtx, time.Second) }()
+		s.background.Add(1)
+		go func() { defer s.background.Done(); s.runSeries(runCtx) }()
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("api server", "err", err)
 		}
@@ -264,6 +275,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	<-s.done
 	s.background.Wait()
 	s.rollout.Close()
+	if cerr := s.series.Close(); err == nil {
+		err = cerr
+	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}
