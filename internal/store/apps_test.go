@@ -9,8 +9,10 @@ import (
 	"testing"
 )
 
-func TestCreateApp(t *testing.T) {
-	s := newTestStore(t)
+func TestCreateApp(t *testing.T) { eachBackend(t, testCreateApp) }
+
+func testCreateApp(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	start := stepClock(s)
 	ctx := context.Background()
 
@@ -43,8 +45,10 @@ func TestCreateApp(t *testing.T) {
 	}
 }
 
-func TestCreateAppValidates(t *testing.T) {
-	s := newTestStore(t)
+func TestCreateAppValidates(t *testing.T) { eachBackend(t, testCreateAppValidates) }
+
+func testCreateAppValidates(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	tests := []struct {
 		name string
 		app  App
@@ -77,8 +81,10 @@ func TestCreateAppValidates(t *testing.T) {
 	}
 }
 
-func TestListApps(t *testing.T) {
-	s := newTestStore(t)
+func TestListApps(t *testing.T) { eachBackend(t, testListApps) }
+
+func testListApps(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	apps, err := s.ListApps(ctx)
 	if err != nil || apps == nil || len(apps) != 0 {
@@ -108,8 +114,10 @@ func TestListApps(t *testing.T) {
 	}
 }
 
-func TestUpdateApp(t *testing.T) {
-	s := newTestStore(t)
+func TestUpdateApp(t *testing.T) { eachBackend(t, testUpdateApp) }
+
+func testUpdateApp(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	created, err := s.CreateApp(ctx, App{Name: "shop", Domains: []string{"old.example.com"}})
 	if err != nil {
@@ -155,8 +163,10 @@ func TestUpdateApp(t *testing.T) {
 	}
 }
 
-func TestDeleteApp(t *testing.T) {
-	s := newTestStore(t)
+func TestDeleteApp(t *testing.T) { eachBackend(t, testDeleteApp) }
+
+func testDeleteApp(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	if _, err := s.SetConfig(ctx, "shop", map[string]string{"A": "1"}, nil); err != nil {

@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-func TestRecordBotRuns(t *testing.T) {
-	s := newTestStore(t)
+func TestRecordBotRuns(t *testing.T) { eachBackend(t, testRecordBotRuns) }
+
+func testRecordBotRuns(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	start := stepClock(s)
@@ -76,8 +78,10 @@ func TestRecordBotRuns(t *testing.T) {
 	}
 }
 
-func TestBotRunsGoWithTheirApp(t *testing.T) {
-	s := newTestStore(t)
+func TestBotRunsGoWithTheirApp(t *testing.T) { eachBackend(t, testBotRunsGoWithTheirApp) }
+
+func testBotRunsGoWithTheirApp(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	mustCreateApp(t, s, "blog")
@@ -135,8 +139,10 @@ func seedBotRuns(t *testing.T, s *Store) time.Time {
 	return base
 }
 
-func TestBotRunsQuery(t *testing.T) {
-	s := newTestStore(t)
+func TestBotRunsQuery(t *testing.T) { eachBackend(t, testBotRunsQuery) }
+
+func testBotRunsQuery(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	base := seedBotRuns(t, s)
 	sec := func(n int) time.Time { return base.Add(time.Duration(n) * time.Second) }
@@ -175,8 +181,10 @@ func TestBotRunsQuery(t *testing.T) {
 	}
 }
 
-func TestBotSummaries(t *testing.T) {
-	s := newTestStore(t)
+func TestBotSummaries(t *testing.T) { eachBackend(t, testBotSummaries) }
+
+func testBotSummaries(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	base := seedBotRuns(t, s)
 	at := func(n int) *time.Time { t := base.Add(time.Duration(n) * time.Second); return &t }
@@ -238,7 +246,9 @@ func summaries(list []BotSummary) string {
 	return out
 }
 
-func TestPruneBotRuns(t *testing.T) {
+func TestPruneBotRuns(t *testing.T) { eachBackend(t, testPruneBotRuns) }
+
+func testPruneBotRuns(t *testing.T, be backend) {
 	ctx := context.Background()
 	old := pruneChunk
 	pruneChunk = 3 // several transactions per prune
@@ -258,7 +268,7 @@ func TestPruneBotRuns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestStore(t)
+			s := newTestStore(t, be)
 			mustCreateApp(t, s, "shop")
 			var batch []BotRun
 			for i := range 20 {
@@ -291,7 +301,7 @@ func TestPruneBotRuns(t *testing.T) {
 			}
 		})
 	}
-	s := newTestStore(t)
+	s := newTestStore(t, be)
 	if _, err := s.PruneBotRuns(ctx, time.Time{}, true); !errors.Is(err, ErrInvalid) {
 		t.Errorf("PruneBotRuns with a zero time err = %v, want ErrInvalid", err)
 	}

@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-func TestRecordCommits(t *testing.T) {
-	s := newTestStore(t)
+func TestRecordCommits(t *testing.T) { eachBackend(t, testRecordCommits) }
+
+func testRecordCommits(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	mustCreateApp(t, s, "blog")
@@ -66,8 +68,10 @@ func TestRecordCommits(t *testing.T) {
 	}
 }
 
-func TestRecordCommitsRejects(t *testing.T) {
-	s := newTestStore(t)
+func TestRecordCommitsRejects(t *testing.T) { eachBackend(t, testRecordCommitsRejects) }
+
+func testRecordCommitsRejects(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	tests := []struct {
@@ -95,8 +99,10 @@ func TestRecordCommitsRejects(t *testing.T) {
 	}
 }
 
-func TestCommitsAfter(t *testing.T) {
-	s := newTestStore(t)
+func TestCommitsAfter(t *testing.T) { eachBackend(t, testCommitsAfter) }
+
+func testCommitsAfter(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	for _, app := range []string{"a", "b"} {
 		if _, err := s.CreateApp(ctx, App{Name: app}); err != nil {

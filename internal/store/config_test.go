@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-func TestSetConfig(t *testing.T) {
-	s := newTestStore(t)
+func TestSetConfig(t *testing.T) { eachBackend(t, testSetConfig) }
+
+func testSetConfig(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 
@@ -49,8 +51,10 @@ func TestSetConfig(t *testing.T) {
 	}
 }
 
-func TestSetConfigRejects(t *testing.T) {
-	s := newTestStore(t)
+func TestSetConfigRejects(t *testing.T) { eachBackend(t, testSetConfigRejects) }
+
+func testSetConfigRejects(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	if _, err := s.SetConfig(ctx, "shop", map[string]string{"KEEP": "1"}, nil); err != nil {

@@ -11,8 +11,10 @@ import (
 	"time"
 )
 
-func TestAppendEvent(t *testing.T) {
-	s := newTestStore(t)
+func TestAppendEvent(t *testing.T) { eachBackend(t, testAppendEvent) }
+
+func testAppendEvent(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	start := stepClock(s)
 	ctx := context.Background()
 
@@ -60,8 +62,10 @@ func TestAppendEvent(t *testing.T) {
 	}
 }
 
-func TestEventsAreAppendOnly(t *testing.T) {
-	s := newTestStore(t)
+func TestEventsAreAppendOnly(t *testing.T) { eachBackend(t, testEventsAreAppendOnly) }
+
+func testEventsAreAppendOnly(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	if _, err := s.AppendEvent(ctx, Event{Type: "deploy.started"}); err != nil {
 		t.Fatal(err)
@@ -76,8 +80,10 @@ func TestEventsAreAppendOnly(t *testing.T) {
 	}
 }
 
-func TestEventsQuery(t *testing.T) {
-	s := newTestStore(t)
+func TestEventsQuery(t *testing.T) { eachBackend(t, testEventsQuery) }
+
+func testEventsQuery(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	start := stepClock(s) // event i is at start + i seconds
 	ctx := context.Background()
 	appended := []Event{
@@ -131,9 +137,13 @@ func TestEventsQuery(t *testing.T) {
 }
 
 func TestEventsOrderUnderConcurrentAppends(t *testing.T) {
+	eachBackend(t, testEventsOrderUnderConcurrentAppends)
+}
+
+func testEventsOrderUnderConcurrentAppends(t *testing.T, be backend) {
 	// IDs are assigned in commit order, so a reader tailing with AfterID never
 	// sees an ID appear below one it has already passed.
-	s := newTestStore(t)
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	const writers, each = 5, 20
 	var wg sync.WaitGroup

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -12,8 +11,10 @@ import (
 	"time"
 )
 
-func TestOpenIncident(t *testing.T) {
-	s := newTestStore(t)
+func TestOpenIncident(t *testing.T) { eachBackend(t, testOpenIncident) }
+
+func testOpenIncident(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	start := stepClock(s)
@@ -75,8 +76,10 @@ func TestOpenIncident(t *testing.T) {
 	}
 }
 
-func TestResolveIncident(t *testing.T) {
-	s := newTestStore(t)
+func TestResolveIncident(t *testing.T) { eachBackend(t, testResolveIncident) }
+
+func testResolveIncident(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	start := stepClock(s)
@@ -135,19 +138,13 @@ func TestResolveIncident(t *testing.T) {
 	}
 }
 
-func TestResolveIncidentConcurrently(t *testing.T) {
+func TestResolveIncidentConcurrently(t *testing.T) { eachBackend(t, testResolveIncidentConcurrently) }
+
+func testResolveIncidentConcurrently(t *testing.T, be backend) {
 	// Two processes resolving the same incident: exactly one wins.
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "prosper.db")
-	var stores []*Store
-	for range 2 {
-		s, err := Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	location := be.newLocation(t)
+	stores := []*Store{openTestStore(t, location), openTestStore(t, location)}
 	mustCreateApp(t, stores[0], "shop")
 	in, err := stores[0].OpenIncident(ctx, Incident{App: "shop", Title: "down", Cause: CauseManual})
 	if err != nil {
@@ -176,8 +173,10 @@ func TestResolveIncidentConcurrently(t *testing.T) {
 	}
 }
 
-func TestIncidentsQuery(t *testing.T) {
-	s := newTestStore(t)
+func TestIncidentsQuery(t *testing.T) { eachBackend(t, testIncidentsQuery) }
+
+func testIncidentsQuery(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	mustCreateApp(t, s, "blog")

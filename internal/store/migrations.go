@@ -20,6 +20,9 @@ type migration struct {
 // Timestamps are unix nanoseconds (INTEGER, sortable, NULL when unset) and JSON
 // values are TEXT. Events carry no foreign key to apps: the log is append-only
 // and outlives a deleted app, which the UPDATE/DELETE triggers enforce.
+//
+// Every step has a twin of the same version and name in postgresMigrations
+// (migrations_postgres.go), which a test holds to the same tables and columns.
 var migrations = []migration{
 	{version: 1, name: "initial schema", up: `
 CREATE TABLE apps (
@@ -176,28 +179,55 @@ CREATE INDEX test_runs_app_commit ON test_runs(app, commit_sha);
 }
 
 // migrate applies the pending migrations of list in one transaction, so a
-// database is either fully at the new version or untouched. The write pool
-// begins transactions IMMEDIATE, so two processes opening the same file at once
-// apply each step once.
-func migrate(ctx context.Context, db *sql.DB, list []migration) error {
+// database is either fully at the new version or untouched. The transaction is
+// a write transaction of the dialect (BEGIN IMMEDIATE on SQLite, the advisory
+// write lock on PostgreSQL, whose DDL is transactional too), taken before the
+// version is read, so two processes opening the same database at once apply
+// each step once.
+func migrate(ctx context.Context, db *sql.DB, d dialect, list []migration) error {
 	for i, m := range list {
 		if m.version != i+1 {
 			return fmt.Errorf("migration %q has version %d, want %d (versions run 1, 2, 3 and so on)", m.name, m.version, i+1)
 		}
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version    INTEGER PRIMARY KEY,
-	name       TEXT NOT NULL,
-	applied_at INTEGER NOT NULL
-)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	// On SQLite the table is created first, by a statement of its own: on a new
+	// file, a BEGIN IMMEDIATE as a connection's first statement can fail with
+	// SQLITE_BUSY instead of waiting while another connection sets up the WAL.
+	// On PostgreSQL it is created under the lock, since concurrent CREATE TABLE
+	// IF NOT EXISTS statements can collide there.
+	if d == dialectSQLite {
+		// Even that statement can meet SQLITE_BUSY without the busy timeout
+		// applying while another connection turns a new file to WAL: retry
+		// for a bounded time.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := db.ExecContext(ctx, d.schemaMigrationsDDL())
+			if err == nil {
+				break
+			}
+			if !isBusy(err) || time.Now().After(deadline) {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 	}
-
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := d.lockWrite(ctx, tx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if d == dialectPostgres {
+		if _, err := tx.ExecContext(ctx, d.schemaMigrationsDDL()); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+	}
 
 	var current int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {

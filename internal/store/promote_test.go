@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
 
-func TestPromote(t *testing.T) {
+func TestPromote(t *testing.T) { eachBackend(t, testPromote) }
+
+func testPromote(t *testing.T, be backend) {
 	// Each case starts from releases v1..v4 with the given statuses (live ones
 	// set by Promote) and promotes one of them.
 	tests := []struct {
@@ -71,7 +74,7 @@ func TestPromote(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestStore(t)
+			s := newTestStore(t, be)
 			ctx := context.Background()
 			mustCreateApp(t, s, "shop")
 			for _, st := range tc.initial {
@@ -126,8 +129,10 @@ func TestPromote(t *testing.T) {
 	}
 }
 
-func TestPromoteKeepsFirstLiveAt(t *testing.T) {
-	s := newTestStore(t)
+func TestPromoteKeepsFirstLiveAt(t *testing.T) { eachBackend(t, testPromoteKeepsFirstLiveAt) }
+
+func testPromoteKeepsFirstLiveAt(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	start := stepClock(s)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop") // t0
@@ -157,5 +162,49 @@ func TestPromoteKeepsFirstLiveAt(t *testing.T) {
 		if r.LiveAt == nil || !r.LiveAt.Equal(want) {
 			t.Errorf("v%d LiveAt = %v, want %v (the first time it went live)", tc.version, r.LiveAt, want)
 		}
+	}
+}
+
+func TestPromoteConcurrentlyOnSeveralStores(t *testing.T) {
+	eachBackend(t, testPromoteConcurrentlyOnSeveralStores)
+}
+
+func testPromoteConcurrentlyOnSeveralStores(t *testing.T, be backend) {
+	// Control-plane replicas promoting different releases at once. Promote
+	// reads the live release, then demotes it: without the write lock both
+	// would read the same live release and leave two live ones.
+	ctx := context.Background()
+	location := be.newLocation(t)
+	var stores []*Store
+	for range 4 {
+		stores = append(stores, openTestStore(t, location))
+	}
+	mustCreateApp(t, stores[0], "shop")
+	const n = 40
+	for range n {
+		if _, err := stores[0].CreateRelease(ctx, Release{App: "shop", Status: StatusVerifying}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, _, errs[i] = stores[i%len(stores)].Promote(ctx, "shop", i+1, StatusSuperseded)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Promote v%d: %v", i+1, err)
+		}
+	}
+	rs, err := stores[1].ReleasesInStatus(ctx, StatusLive)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("live releases after concurrent promotions = %d, %v; want exactly 1", len(rs), err)
+	}
+	superseded, err := stores[1].ReleasesInStatus(ctx, StatusSuperseded)
+	if err != nil || len(superseded) != n-1 {
+		t.Errorf("superseded releases = %d, %v; want %d", len(superseded), err, n-1)
 	}
 }

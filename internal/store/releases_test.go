@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,8 +13,10 @@ import (
 	"time"
 )
 
-func TestCreateRelease(t *testing.T) {
-	s := newTestStore(t)
+func TestCreateRelease(t *testing.T) { eachBackend(t, testCreateRelease) }
+
+func testCreateRelease(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	start := stepClock(s)
@@ -67,19 +68,16 @@ func TestCreateRelease(t *testing.T) {
 }
 
 func TestCreateReleaseConcurrentVersions(t *testing.T) {
-	// 20 concurrent creations, split over two Stores on the same file as two
-	// processes would be, must get versions 1..20 exactly once each.
+	eachBackend(t, testCreateReleaseConcurrentVersions)
+}
+
+func testCreateReleaseConcurrentVersions(t *testing.T, be backend) {
+	// 20 concurrent creations, split over two Stores on the same database as
+	// two processes (or control-plane replicas) would be, must get versions
+	// 1..20 exactly once each.
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "prosper.db")
-	var stores []*Store
-	for range 2 {
-		s, err := Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		stores = append(stores, s)
-	}
+	location := be.newLocation(t)
+	stores := []*Store{openTestStore(t, location), openTestStore(t, location)}
 	mustCreateApp(t, stores[0], "shop")
 	mustCreateApp(t, stores[0], "blog")
 
@@ -118,8 +116,10 @@ func TestCreateReleaseConcurrentVersions(t *testing.T) {
 	}
 }
 
-func TestUpdateRelease(t *testing.T) {
-	s := newTestStore(t)
+func TestUpdateRelease(t *testing.T) { eachBackend(t, testUpdateRelease) }
+
+func testUpdateRelease(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	r, err := s.CreateRelease(ctx, Release{App: "shop", Commit: "abc", Env: map[string]string{"A": "1"}})
@@ -190,8 +190,10 @@ func TestUpdateRelease(t *testing.T) {
 	}
 }
 
-func TestListReleasesAndLive(t *testing.T) {
-	s := newTestStore(t)
+func TestListReleasesAndLive(t *testing.T) { eachBackend(t, testListReleasesAndLive) }
+
+func testListReleasesAndLive(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 
@@ -229,8 +231,10 @@ func TestListReleasesAndLive(t *testing.T) {
 	}
 }
 
-func TestReleasesInStatus(t *testing.T) {
-	s := newTestStore(t)
+func TestReleasesInStatus(t *testing.T) { eachBackend(t, testReleasesInStatus) }
+
+func testReleasesInStatus(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	for _, app := range []string{"b-app", "a-app"} {
 		mustCreateApp(t, s, app)
@@ -268,8 +272,10 @@ func TestReleasesInStatus(t *testing.T) {
 	}
 }
 
-func TestReleaseJSON(t *testing.T) {
-	s := newTestStore(t)
+func TestReleaseJSON(t *testing.T) { eachBackend(t, testReleaseJSON) }
+
+func testReleaseJSON(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	created, err := s.CreateRelease(ctx, Release{App: "shop"})

@@ -2,9 +2,11 @@
 // and its append-only event log.
 //
 // The embedded platform stores everything in one SQLite file through the pure-Go
-// modernc.org/sqlite driver. SQL is kept portable (positional $N parameters,
-// INSERT ... ON CONFLICT, RETURNING, timestamps as unix nanoseconds, JSON as TEXT)
-// so that a PostgreSQL implementation can sit behind the same methods.
+// modernc.org/sqlite driver (Open); a control plane with several replicas, as in
+// Kubernetes, uses PostgreSQL through pgx (OpenPostgres). SQL is kept portable
+// (positional $N parameters, INSERT ... ON CONFLICT, RETURNING, timestamps as
+// unix nanoseconds, JSON as TEXT) so that the same methods serve both; the
+// dialect decides only the schema's DDL and how writes are serialized.
 package store
 
 import (
@@ -17,8 +19,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -38,13 +39,15 @@ const readConns = 4
 
 // Store is the state of the platform. It is safe for concurrent use.
 //
-// Writes go through a single connection that begins every transaction with
-// BEGIN IMMEDIATE, so read-then-write sequences (such as assigning the next
-// release version) are serialized without relying on SQLITE_BUSY retries.
+// Writes go through a single connection whose transactions are serialized
+// across every Store of the database: on SQLite by BEGIN IMMEDIATE, on
+// PostgreSQL by an advisory lock (see dialect.lockWrite), so read-then-write
+// sequences (such as assigning the next release version) need no retries.
 // Reads use a separate read-only pool.
 type Store struct {
-	w *sql.DB // writer: one connection
-	r *sql.DB // readers: query_only
+	w       *sql.DB // writer: one connection
+	r       *sql.DB // readers: read-only
+	dialect dialect
 
 	// now is the clock; tests in this package replace it.
 	now func() time.Time
@@ -65,7 +68,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := migrate(ctx, w, migrations); err != nil {
+	if err := migrate(ctx, w, dialectSQLite, migrations); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -79,7 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{w: w, r: r, now: time.Now}, nil
+	return &Store{w: w, r: r, dialect: dialectSQLite, now: time.Now}, nil
 }
 
 // openDB opens a pool on the database file with the pragmas every connection
@@ -120,6 +123,10 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	if err := s.dialect.lockWrite(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -128,17 +135,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// isUniqueViolation reports whether err is a primary key or unique constraint
-// failure; it backs up the explicit existence checks, which a concurrent writer
-// on another Store of the same file could otherwise slip past.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 // toNanos converts a time to the stored form: unix nanoseconds, 0 for the zero time.

@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-func TestRecordTestIngest(t *testing.T) {
-	s := newTestStore(t)
+func TestRecordTestIngest(t *testing.T) { eachBackend(t, testRecordTestIngest) }
+
+func testRecordTestIngest(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "notes")
 	now := stepClock(s)
@@ -79,7 +81,11 @@ func TestRecordTestIngest(t *testing.T) {
 }
 
 func TestRecordTestIngestIsAllOrNothing(t *testing.T) {
-	s := newTestStore(t)
+	eachBackend(t, testRecordTestIngestIsAllOrNothing)
+}
+
+func testRecordTestIngestIsAllOrNothing(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "notes")
 	good := TestIngest{App: "notes", Commit: "abc", Format: "go"}
@@ -139,8 +145,10 @@ func TestRecordTestIngestIsAllOrNothing(t *testing.T) {
 	}
 }
 
-func TestBotTotals(t *testing.T) {
-	s := newTestStore(t)
+func TestBotTotals(t *testing.T) { eachBackend(t, testBotTotals) }
+
+func testBotTotals(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,8 +36,10 @@ func TestNewToken(t *testing.T) {
 	}
 }
 
-func TestAuthenticate(t *testing.T) {
-	s := newTestStore(t)
+func TestAuthenticate(t *testing.T) { eachBackend(t, testAuthenticate) }
+
+func testAuthenticate(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 
 	// No tokens at all.
@@ -85,8 +86,10 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestAuthenticateSeesTokenChanges(t *testing.T) {
-	s := newTestStore(t)
+func TestAuthenticateSeesTokenChanges(t *testing.T) { eachBackend(t, testAuthenticateSeesTokenChanges) }
+
+func testAuthenticateSeesTokenChanges(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	old, oldHash, _ := NewToken()
 	oldTok, err := s.CreateToken(ctx, "old", oldHash)
@@ -115,8 +118,8 @@ func TestAuthenticateSeesTokenChanges(t *testing.T) {
 	}
 
 	// The tokens survive a restart; only hashes are on disk.
-	path := filepath.Join(t.TempDir(), "p.db")
-	s2, err := Open(ctx, path)
+	location := be.newLocation(t)
+	s2, err := OpenURL(ctx, location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,7 @@ func TestAuthenticateSeesTokenChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close()
-	s2, err = Open(ctx, path)
+	s2, err = OpenURL(ctx, location)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +137,10 @@ func TestAuthenticateSeesTokenChanges(t *testing.T) {
 	}
 }
 
-func TestCreateToken(t *testing.T) {
-	s := newTestStore(t)
+func TestCreateToken(t *testing.T) { eachBackend(t, testCreateToken) }
+
+func testCreateToken(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	start := stepClock(s)
 	ctx := context.Background()
 	_, hash, _ := NewToken()

@@ -4,23 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestMigration2OnVersion1Database(t *testing.T) {
+func TestMigration2OnVersion1Database(t *testing.T) { eachBackend(t, testMigration2OnVersion1Database) }
+
+func testMigration2OnVersion1Database(t *testing.T, be backend) {
 	// A database written by the previous prosper (schema version 1) gains the
 	// verification column and the incidents and bot_runs tables, and keeps its data.
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "prosper.db")
-	db, err := openDB(path, 1, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate(ctx, db, migrations[:1]); err != nil {
+	location := be.newLocation(t)
+	db := be.rawDB(t, location)
+	if err := migrate(ctx, db, be.dialect, be.dialect.migrations()[:1]); err != nil {
 		t.Fatalf("migrate to version 1: %v", err)
 	}
 	created := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
@@ -38,7 +36,7 @@ VALUES ('shop', 1, 'live', 'abc', 'git', '[]', '{"build":2.5}', $1)`,
 		t.Fatal(err)
 	}
 
-	s, err := Open(ctx, path)
+	s, err := OpenURL(ctx, location)
 	if err != nil {
 		t.Fatalf("Open of a version 1 database: %v", err)
 	}
@@ -71,7 +69,12 @@ VALUES ('shop', 1, 'live', 'abc', 'git', '[]', '{"build":2.5}', $1)`,
 		t.Errorf("RecordBotRuns after migration: %v", err)
 	}
 	var indexes []string
-	rows, err := s.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bot_runs' AND sql IS NOT NULL ORDER BY name`)
+	// The indexes created by CREATE INDEX, not those behind the primary key.
+	query := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bot_runs' AND sql IS NOT NULL ORDER BY name`
+	if be.dialect == dialectPostgres {
+		query = `SELECT indexname FROM pg_indexes WHERE tablename = 'bot_runs' AND indexname <> 'bot_runs_pkey' ORDER BY indexname`
+	}
+	rows, err := s.r.QueryContext(ctx, query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +91,10 @@ VALUES ('shop', 1, 'live', 'abc', 'git', '[]', '{"build":2.5}', $1)`,
 	}
 }
 
-func TestReleaseVerification(t *testing.T) {
-	s := newTestStore(t)
+func TestReleaseVerification(t *testing.T) { eachBackend(t, testReleaseVerification) }
+
+func testReleaseVerification(t *testing.T, be backend) {
+	s := newTestStore(t, be)
 	ctx := context.Background()
 	mustCreateApp(t, s, "shop")
 
