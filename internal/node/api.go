@@ -24,6 +24,7 @@ func (n *node) handler() http.Handler {
 	mux.HandleFunc("PUT /v1/routes", n.putRoutes)
 	mux.HandleFunc("GET /v1/metrics", n.getMetrics)
 	mux.HandleFunc("GET /v1/metrics/prometheus", n.getPrometheus)
+	mux.HandleFunc("POST /v1/metrics/interval", n.takeIntervalLatency)
 	mux.HandleFunc("GET /v1/inflight", n.getInFlight)
 	mux.HandleFunc("GET /v1/workloads", n.listWorkloads)
 	mux.HandleFunc("PUT /v1/workloads/{id}", n.startWorkload)
@@ -109,6 +110,16 @@ func (n *node) getMetrics(w http.ResponseWriter, r *http.Request) {
 		m = []router.ReleaseMetrics{}
 	}
 	writeJSON(w, http.StatusOK, m)
+}
+
+// takeIntervalLatency answers the latency quantiles since the previous call and
+// starts a new interval. It is a POST: each call changes what the next answers.
+func (n *node) takeIntervalLatency(w http.ResponseWriter, r *http.Request) {
+	l := n.router.TakeIntervalLatency()
+	if l == nil {
+		l = []router.IntervalLatency{}
+	}
+	writeJSON(w, http.StatusOK, l)
 }
 
 func (n *node) getPrometheus(w http.ResponseWriter, r *http.Request) {

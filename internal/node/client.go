@@ -151,6 +151,15 @@ func (c *Client) Metrics(ctx context.Context) ([]router.ReleaseMetrics, error) {
 	return m, err
 }
 
+// TakeIntervalLatency returns the router's latency quantiles of each release
+// since the previous call, and starts a new interval. The metrics history is
+// its one caller; see router.TakeIntervalLatency.
+func (c *Client) TakeIntervalLatency(ctx context.Context) ([]router.IntervalLatency, error) {
+	var l []router.IntervalLatency
+	err := c.do(ctx, http.MethodPost, "/v1/metrics/interval", nil, &l)
+	return l, err
+}
+
 // Prometheus returns the router's metrics in Prometheus text exposition format.
 func (c *Client) Prometheus(ctx context.Context) ([]byte, error) {
 	resp, err := c.send(ctx, http.MethodGet, "/v1/metrics/prometheus", nil)

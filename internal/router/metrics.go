@@ -27,10 +27,12 @@ type ReleaseMetrics struct {
 	ProxyErrors int64 `json:"proxy_errors"`
 	// InFlight is the number of requests being served by the release right now.
 	InFlight int64 `json:"in_flight"`
-	// P50, P90 and P99 are latency quantiles in milliseconds, from the router
-	// receiving the request to the end of the response, within 1%.
+	// P50, P90, P95 and P99 are latency quantiles in milliseconds since the
+	// router started, from the router receiving the request to the end of the
+	// response, within 1%.
 	P50 float64 `json:"p50"`
 	P90 float64 `json:"p90"`
+	P95 float64 `json:"p95"`
 	P99 float64 `json:"p99"`
 }
 
@@ -43,7 +45,7 @@ const (
 )
 
 // releaseMetrics holds the live counters of one release. The request path updates
-// them with atomics; only the latency sketch takes a mutex.
+// them with atomics; only the latency sketches take a mutex.
 type releaseMetrics struct {
 	app     string
 	release int
@@ -51,11 +53,14 @@ type releaseMetrics struct {
 	requests, status1xx, status2xx, status3xx, status4xx, status5xx atomic.Int64
 	proxyErrors, inFlight                                           atomic.Int64
 
-	latency *latencySketch
+	// latency holds every request since the router started, for the metrics
+	// endpoint and Prometheus; interval only those since the metrics history
+	// last took it (see TakeIntervalLatency), as sketches cannot be subtracted.
+	latency, interval *latencySketch
 }
 
 func newReleaseMetrics(app string, release int) *releaseMetrics {
-	return &releaseMetrics{app: app, release: release, latency: newLatencySketch()}
+	return &releaseMetrics{app: app, release: release, latency: newLatencySketch(), interval: newLatencySketch()}
 }
 
 // latencySketch records latencies in milliseconds. The sketch is not safe for
@@ -87,13 +92,28 @@ func (l *latencySketch) add(millis float64) {
 func (l *latencySketch) reading() latencySnapshot {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.readLocked()
+}
+
+// take returns the reading and empties the sketch, in one step so that no
+// latency is lost or counted twice between the two.
+func (l *latencySketch) take() latencySnapshot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.readLocked()
+	l.sketch.Clear() // keeps the bins' memory for the next interval
+	l.sum = 0
+	return s
+}
+
+func (l *latencySketch) readLocked() latencySnapshot {
 	s := latencySnapshot{count: l.sketch.GetCount(), sum: l.sum}
 	if s.count == 0 {
 		return s
 	}
-	q, err := l.sketch.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.99})
+	q, err := l.sketch.GetValuesAtQuantiles([]float64{0.5, 0.9, 0.95, 0.99})
 	if err == nil {
-		s.p50, s.p90, s.p99 = q[0], q[1], q[2]
+		s.p50, s.p90, s.p95, s.p99 = q[0], q[1], q[2], q[3]
 	}
 	return s
 }
@@ -119,13 +139,14 @@ func (m *releaseMetrics) observe(status int, millis float64) {
 		return
 	}
 	m.latency.add(millis)
+	m.interval.add(millis)
 }
 
 // latencySnapshot is a consistent reading of the latency sketch.
 type latencySnapshot struct {
-	p50, p90, p99 float64 // milliseconds
-	count         float64
-	sum           float64 // milliseconds
+	p50, p90, p95, p99 float64 // milliseconds
+	count              float64
+	sum                float64 // milliseconds
 }
 
 func (m *releaseMetrics) latencyReading() latencySnapshot {
@@ -146,6 +167,7 @@ func (m *releaseMetrics) reading() ReleaseMetrics {
 		InFlight:    m.inFlight.Load(),
 		P50:         l.p50,
 		P90:         l.p90,
+		P95:         l.p95,
 		P99:         l.p99,
 	}
 }

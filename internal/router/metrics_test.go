@@ -38,7 +38,7 @@ func TestMetricsCounts(t *testing.T) {
 
 	got := rt.Metrics()
 	for i := range got {
-		got[i].P50, got[i].P90, got[i].P99 = 0, 0, 0 // checked in TestLatencyQuantiles
+		got[i].P50, got[i].P90, got[i].P95, got[i].P99 = 0, 0, 0, 0 // checked in TestLatencyQuantiles
 	}
 	want := []ReleaseMetrics{
 		{App: "blog", Release: 8},
@@ -54,7 +54,7 @@ func TestMetricsCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const wantJSON = `{"app":"shop","release":2,"requests":15,"status_2xx":6,"status_3xx":3,"status_4xx":2,"status_5xx":4,"proxy_errors":0,"in_flight":0,"p50":0,"p90":0,"p99":0}`
+	const wantJSON = `{"app":"shop","release":2,"requests":15,"status_2xx":6,"status_3xx":3,"status_4xx":2,"status_5xx":4,"proxy_errors":0,"in_flight":0,"p50":0,"p90":0,"p95":0,"p99":0}`
 	if string(b) != wantJSON {
 		t.Errorf("JSON = %s\nwant   %s", b, wantJSON)
 	}
@@ -70,7 +70,7 @@ func TestLatencyQuantiles(t *testing.T) {
 	for _, q := range []struct {
 		name      string
 		got, want float64
-	}{{"p50", r.P50, 500}, {"p90", r.P90, 900}, {"p99", r.P99, 990}} {
+	}{{"p50", r.P50, 500}, {"p90", r.P90, 900}, {"p95", r.P95, 950}, {"p99", r.P99, 990}} {
 		// 1% from the sketch, plus one rank of the data.
 		if math.Abs(q.got-q.want) > 0.01*q.want+1 {
 			t.Errorf("%s = %.2f ms, want %.0f ms within 1%%", q.name, q.got, q.want)

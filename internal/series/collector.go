@@ -11,10 +11,13 @@ import (
 	"github.com/prosperhq/prosper/internal/store"
 )
 
-// NodeReader is what the collector reads from the node: the router's counters
-// and the processes' usage.
+// NodeReader is what the collector reads from the node: the router's counters,
+// its latency quantiles of each step, and the processes' usage.
 type NodeReader interface {
 	Metrics(ctx context.Context) ([]router.ReleaseMetrics, error)
+	// TakeIntervalLatency returns the quantiles since the previous call and
+	// starts a new interval; the collector is its one caller.
+	TakeIntervalLatency(ctx context.Context) ([]router.IntervalLatency, error)
 	ProcStats(ctx context.Context) ([]node.ProcStats, error)
 }
 
@@ -33,7 +36,9 @@ const pruneEvery = 10 * time.Minute
 // release and step. The router and /proc give totals since some start, so a
 // step's figure is the difference with the previous reading: the first reading
 // of a release, and one after a total went down (the node or a process
-// restarted), give no rate for that step rather than a wrong one.
+// restarted), give no rate for that step rather than a wrong one. Latency
+// quantiles cannot be differenced, so the router keeps an interval per release
+// that the collector takes each step.
 type Collector struct {
 	Store  *Store
 	Node   NodeReader
@@ -46,6 +51,9 @@ type Collector struct {
 	last     time.Time
 	requests map[releaseKey]router.ReleaseMetrics
 	procs    map[releaseKey]node.ProcStats
+	// took says the previous step took the router's interval, so the one
+	// taken now covers this step only.
+	took bool
 }
 
 type releaseKey struct {
@@ -103,10 +111,22 @@ func (c *Collector) Collect(ctx context.Context) error {
 		return fmt.Errorf("read process stats: %w", err)
 	}
 	perRelease := sumProcs(procs)
+	// Taken last, after the reads that can fail, so a failed step does not
+	// throw an interval away. A node that cannot answer it (one of an older
+	// prosper adopted at start) costs the quantiles only.
+	latency, err := c.Node.TakeIntervalLatency(ctx)
+	if err != nil && ctx.Err() == nil {
+		c.logger().Warn("read latency of the step", "err", err)
+	}
+	tookBefore := c.took
+	c.took = err == nil
 	var samples []Sample
 	if !c.last.IsZero() {
 		dt := now.Sub(c.last).Seconds()
 		samples = append(samples, c.routerSamples(metrics, perRelease, dt, now)...)
+		if tookBefore && c.took {
+			samples = append(samples, latencySamples(latency, now)...)
+		}
 		samples = append(samples, c.procSamples(perRelease, dt, now)...)
 		bots, err := c.botSamples(ctx, c.last, now)
 		if err != nil {
@@ -140,11 +160,8 @@ func sumProcs(procs []node.ProcStats) map[releaseKey]node.ProcStats {
 	return out
 }
 
-// routerSamples gives rps, error_rate and the latency quantiles of the
-// releases that run or were answered for in the step. The router only keeps
-// quantiles since it started (one DDSketch per release, not per interval), so
-// p50_ms and p99_ms are those, written for the steps that saw requests; it
-// has no p95, so p95_ms is not written.
+// routerSamples gives rps and error_rate of the releases that run or were
+// answered for in the step.
 func (c *Collector) routerSamples(metrics []router.ReleaseMetrics, running map[releaseKey]node.ProcStats, dt float64, now time.Time) []Sample {
 	var out []Sample
 	for _, m := range metrics {
@@ -164,8 +181,24 @@ func (c *Collector) routerSamples(metrics []router.ReleaseMetrics, running map[r
 		add(RPS, float64(n)/dt)
 		if n > 0 {
 			add(ErrorRate, float64(m.Status5xx-prev.Status5xx)/float64(n))
-			add(P50, m.P50)
-			add(P99, m.P99)
+		}
+	}
+	return out
+}
+
+// latencySamples gives p50_ms, p95_ms and p99_ms of the step's requests, for
+// the releases that had any.
+func latencySamples(latency []router.IntervalLatency, now time.Time) []Sample {
+	var out []Sample
+	for _, l := range latency {
+		if l.Count == 0 {
+			continue
+		}
+		for _, q := range []struct {
+			metric string
+			ms     float64
+		}{{P50, l.P50}, {P95, l.P95}, {P99, l.P99}} {
+			out = append(out, Sample{App: l.App, Release: l.Release, Metric: q.metric, Time: now, Value: q.ms})
 		}
 	}
 	return out

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prosperhq/prosper/internal/build"
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/series"
 	"github.com/prosperhq/prosper/internal/store"
@@ -113,8 +116,8 @@ func TestSeriesOfARealApp(t *testing.T) {
 	if er, ok := last[series.ErrorRate]; !ok || er != 0 {
 		t.Errorf("error_rate = %v (present %v), want 0: the app answers 200", er, ok)
 	}
-	if last[series.P50] <= 0 || last[series.P99] < last[series.P50] {
-		t.Errorf("p50 %v, p99 %v", last[series.P50], last[series.P99])
+	if last[series.P50] <= 0 || last[series.P95] < last[series.P50] || last[series.P99] < last[series.P95] {
+		t.Errorf("p50 %v, p95 %v, p99 %v: want all three, ordered", last[series.P50], last[series.P95], last[series.P99])
 	}
 	if r, ok := last[series.Restarts]; !ok || r != 0 {
 		t.Errorf("restarts = %v (present %v), want 0", r, ok)
@@ -207,5 +210,149 @@ func TestProcessMetricsEscapeAndParse(t *testing.T) {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v\n%s", k, g, ok, v, b.String())
 		}
+	}
+}
+
+// slowApp answers /slow after a quarter of a second and anything else at once.
+const slowApp = `import http.server, os, time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(0.25)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+`
+
+// deployFiles deploys a tree of the given files to app.
+func (ts *testServer) deployFiles(app string, files map[string]string) {
+	ts.t.Helper()
+	dir := ts.t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			ts.t.Fatal(err)
+		}
+	}
+	var tgz bytes.Buffer
+	if err := build.PackDir(dir, &tgz); err != nil {
+		ts.t.Fatal(err)
+	}
+	msgs := messages(ts.t, ts.must(http.MethodPost, "/api/apps/"+app+"/deploys?commit=abc123", tgz.Bytes(), 200))
+	if msgs[len(msgs)-1].Result == nil {
+		ts.t.Fatalf("deploy did not succeed: %+v", msgs[len(msgs)-1])
+	}
+}
+
+// p95Points returns release 1's p95_ms points, [unix seconds, ms].
+func p95Points(t *testing.T, ts *testServer) []series.Point {
+	t.Helper()
+	_, res := seriesOf(t, ts, "?since=10m", 1)
+	for _, s := range res.Series {
+		if s.Release == 1 && s.Metric == series.P95 {
+			return s.Points
+		}
+	}
+	return nil
+}
+
+// TestSeriesLatencyPerStep sends slow requests, then fast ones, through the
+// router to a real app: the history's p95 is each step's own, so it falls once
+// the requests are fast, while the router's since-start p95 stays high.
+func TestSeriesLatencyPerStep(t *testing.T) {
+	ts := startSeriesServer(t)
+	ts.createApp("shop")
+	ts.deployFiles("shop", map[string]string{"Procfile": "web: python3 app.py\n", "app.py": slowApp})
+
+	ctx, stopTraffic := context.WithCancel(context.Background())
+	defer stopTraffic()
+	var slow atomic.Bool
+	var slowSent atomic.Int64
+	slow.Store(true)
+	get := func(path string) bool {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.RouterURL()+path, nil)
+		req.Host = "shop.localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	for worker := range 4 {
+		go func() {
+			for ctx.Err() == nil {
+				switch {
+				case slow.Load():
+					if get("/slow") {
+						slowSent.Add(1)
+					}
+				case worker == 0:
+					get("/")
+					time.Sleep(50 * time.Millisecond) // a steady trickle, not a wait
+				default:
+					time.Sleep(50 * time.Millisecond) // idle while the traffic is fast
+				}
+			}
+		}()
+	}
+
+	// Slow: a step with p95 of the quarter second, and enough slow requests
+	// that they stay over 5% of all the test sends, so the since-start p95
+	// stays slow.
+	var slowAt float64
+	deadline := time.Now().Add(30 * time.Second)
+	for slowAt == 0 || slowSent.Load() < 60 {
+		for _, p := range p95Points(t, ts) {
+			if p[1] >= 240 {
+				slowAt = max(slowAt, p[0])
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no step with p95 >= 240 ms after %d slow requests: %v", slowSent.Load(), p95Points(t, ts))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Fast: a later step shows fast requests only.
+	slow.Store(false)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		points := p95Points(t, ts)
+		fast := false
+		for _, p := range points {
+			fast = fast || (p[0] > slowAt && p[1] < 100)
+		}
+		if fast {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no step after %v with p95 under 100 ms: %v", slowAt, points)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	metrics, err := ts.node.Metrics(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range metrics {
+		if m.App == "shop" && m.Release == 1 {
+			found = true
+			if m.P95 < 240 {
+				t.Errorf("since-start p95 = %.1f ms; want it still slow, or the fast step above proves nothing: %+v", m.P95, m)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the node has no metrics of shop v1: %+v", metrics)
 	}
 }
