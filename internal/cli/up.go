@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,10 +19,17 @@ type upCmd struct {
 	dataDir, listen, http string
 	warm, healthTimeout   time.Duration
 	keepReleases          int
+	logMaxAge             logAgeFlag
+	envErr                error // a bad PROSPER_LOG_MAX_AGE, told unless the flag overrides it
 }
 
 func newUpCmd(e *env) *cobra.Command {
-	c := &upCmd{}
+	c := &upCmd{logMaxAge: logAgeFlag(node.DefaultLogMaxAge)}
+	if v := os.Getenv("PROSPER_LOG_MAX_AGE"); v != "" {
+		if err := c.logMaxAge.Set(v); err != nil {
+			c.envErr = fmt.Errorf("PROSPER_LOG_MAX_AGE: %w", err)
+		}
+	}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the platform on this machine",
@@ -32,9 +41,15 @@ The router and the apps run in a separate process that keeps serving if this one
 dies; Ctrl-C stops everything cleanly, and the next "prosper up" resumes every app
 with its live release.`,
 		Example: `  prosper up
-  prosper up --data-dir /var/lib/prosper --listen 0.0.0.0:7070 --http 0.0.0.0:80`,
+  prosper up --data-dir /var/lib/prosper --listen 0.0.0.0:7070 --http 0.0.0.0:80
+  prosper up --log-max-age 30d`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), e) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.envErr != nil && !cmd.Flags().Changed("log-max-age") {
+				return c.envErr
+			}
+			return c.run(cmd.Context(), e)
+		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "where state, repositories and releases live (env PROSPER_DATA_DIR)")
@@ -43,6 +58,7 @@ with its live release.`,
 	f.DurationVar(&c.warm, "warm", 10*time.Minute, "how long a replaced release keeps running so that rollback to it is instant")
 	f.IntVar(&c.keepReleases, "keep-releases", 10, "how many of each app's newest releases keep their files for rollback")
 	f.DurationVar(&c.healthTimeout, "health-timeout", 60*time.Second, "how long a new release may take to become healthy (prosper.yaml health_timeout wins)")
+	f.Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line, e.g. 7d or 36h; 0 keeps them whatever their age (env PROSPER_LOG_MAX_AGE)")
 	return cmd
 }
 
@@ -62,6 +78,7 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	srv, err := server.New(server.Config{
 		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, KeepReleases: c.keepReleases, Version: version(), Logger: logger,
+		LogMaxAge: time.Duration(c.logMaxAge),
 	})
 	if err != nil {
 		return err
@@ -84,10 +101,11 @@ Next: prosper app create NAME, then git push to the remote it prints. Ctrl-C sto
 
 type nodeCmd struct {
 	dataDir, http string
+	logMaxAge     logAgeFlag
 }
 
 func newNodeCmd(e *env) *cobra.Command {
-	c := &nodeCmd{}
+	c := &nodeCmd{logMaxAge: logAgeFlag(node.DefaultLogMaxAge)}
 	cmd := &cobra.Command{
 		Use:    "node",
 		Short:  "Run the data plane (router and app processes); prosper up starts it",
@@ -95,10 +113,69 @@ func newNodeCmd(e *env) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-			return node.Run(cmd.Context(), node.Config{DataDir: c.dataDir, HTTPAddr: c.http, Logger: logger})
+			return node.Run(cmd.Context(), node.Config{
+				DataDir: c.dataDir, HTTPAddr: c.http, Logger: logger, LogMaxAge: time.Duration(c.logMaxAge),
+			})
 		},
 	}
 	cmd.Flags().StringVar(&c.dataDir, "data-dir", defaultDataDir(), "the platform's data dir")
 	cmd.Flags().StringVar(&c.http, "http", "127.0.0.1:8080", "router address")
+	cmd.Flags().Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line; 0: no limit")
 	return cmd
+}
+
+// minLogMaxAge is the shortest --log-max-age: logs are swept every minute, and
+// a shorter age would delete an idle app's log before anyone could read it.
+const minLogMaxAge = time.Minute
+
+// logAgeFlag is --log-max-age: days (7d) or a Go duration (36h), and 0 for no
+// limit by age. Its value is what node.Config.LogMaxAge takes: positive, or
+// negative for no limit.
+type logAgeFlag time.Duration
+
+func (f *logAgeFlag) String() string {
+	d := time.Duration(*f)
+	switch {
+	case d < 0:
+		return "0"
+	case d > 0 && d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
+}
+
+// Set reads an age; it leaves f unchanged when s is not one.
+func (f *logAgeFlag) Set(s string) error {
+	d, err := parseLogAge(s)
+	if err != nil {
+		return err
+	}
+	*f = logAgeFlag(d)
+	return nil
+}
+
+func (f *logAgeFlag) Type() string { return "age" }
+
+// parseLogAge reads a log age as logAgeFlag describes it.
+func parseLogAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, aerr := strconv.Atoi(days)
+		d, err = time.Duration(n)*24*time.Hour, aerr
+		if aerr == nil && (n < 0 || n > 100*365) {
+			err = fmt.Errorf("out of range")
+		}
+	}
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not an age: write days like 7d or a duration like 36h, or 0 to keep logs whatever their age", s)
+	case d == 0:
+		return -1, nil // no limit by age
+	case d < 0:
+		return 0, fmt.Errorf("%q is negative: write days like 7d, or 0 to keep logs whatever their age", s)
+	case d < minLogMaxAge:
+		return 0, fmt.Errorf("%q is too short: logs would be deleted as soon as an app is quiet; keep them at least %s", s, minLogMaxAge)
+	}
+	return d, nil
 }

@@ -132,10 +132,28 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 const hostileLine = `<script>alert(1)</script> hostile line`
 
+// hostileStep names a bot journey's step: a failure's reason quotes it.
+const hostileStep = `<img src=x onerror=alert(1)>`
+
+// totalBot checks the order's total, in a step with a hostile name: it passes on
+// a total of 10 and fails, quoting the step's name, on any other.
+const totalBot = `name: total stays
+every: 200ms
+steps:
+  - name: "` + hostileStep + `"
+    get: /api/order
+    expect: {status: 200, json: {$.total: 10}}
+`
+
+// logHandler makes the app write the query's m to stdout: a line logged on
+// demand, for the live tail.
+const logHandler = `http.HandleFunc("/log", func(w http.ResponseWriter, r *http.Request) { os.Stdout.WriteString("tailed " + r.URL.Query().Get("m") + "\n") })`
+
 // TestUIInABrowser drives the web UI in headless Chromium against a real
 // platform: sign in, a team, an app going through mirror verification to
-// PROMOTED, a rejected release's reasons, log search with a hostile line,
-// rollback from the button, and a bad session sent to sign in.
+// PROMOTED, a live log tail, a rejected release's reasons (a bot step with a
+// hostile name among them), log search with a hostile line, rollback from the
+// button, and a bad session sent to sign in.
 func TestUIInABrowser(t *testing.T) {
 	ctx := startBrowser(t)
 	p := startPlatform(t)
@@ -144,8 +162,9 @@ func TestUIInABrowser(t *testing.T) {
 	writeOrders := func(total string) {
 		r.orderApp(total)
 		main := strings.Replace(strings.ReplaceAll(orderApp, "TOTAL", total), "func main() {",
-			"func main() {\n\tos.Stdout.WriteString("+fmt.Sprintf("%q", hostileLine+"\n")+")", 1)
+			"func main() {\n\tos.Stdout.WriteString("+fmt.Sprintf("%q", hostileLine+"\n")+")\n\t"+logHandler, 1)
 		r.write("main.go", main)
+		r.write("bots/total.yaml", totalBot)
 		r.write("prosper.yaml", "health: /healthz\nverify: {window: 5s, min_requests: 20, grace: 3s, gates: {p95: +50ms, p99: +50ms}}\n")
 	}
 	writeOrders("10")
@@ -177,6 +196,19 @@ func TestUIInABrowser(t *testing.T) {
 	// A refactor goes through mirror verification while the page watches.
 	run(t, ctx, "open the app", chromedp.Navigate(p.API+"/apps/orders"))
 	waitFor(t, ctx, "app page ready", `!!document.querySelector("#verify-none")`, 15*time.Second)
+
+	// Live tail: a line the app writes after the tail opened appears without a
+	// reload (the marker is new, so no earlier read of the logs can hold it).
+	run(t, ctx, "mark the page", chromedp.Evaluate(`window.notReloaded = true`, nil))
+	run(t, ctx, "tick live tail", chromedp.Click("#log-tail"))
+	waitFor(t, ctx, "live tail open", `document.querySelector("#log-lines").dataset.state === "tailing"`, 15*time.Second)
+	marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
+	if code, body, _, err := p.get("orders", "/log?m="+marker); err != nil || code != http.StatusOK {
+		t.Fatalf("make the app log a line: %d %q %v", code, body, err)
+	}
+	waitFor(t, ctx, "the new line tailed live", `window.notReloaded === true && document.querySelector("#log-lines").dataset.state === "tailing" && document.querySelector("#log-lines").textContent.includes("tailed `+marker+`")`, 15*time.Second)
+	run(t, ctx, "untick live tail", chromedp.Click("#log-tail"))
+	waitFor(t, ctx, "live tail closed", `document.querySelector("#log-lines").dataset.state === "done"`, 15*time.Second)
 	r.write("main.go", strings.Replace(readRepo(t, r, "main.go"), "const total = 10", "const total = 5 + 5", 1))
 	r.commit("v2: refactor")
 	pushed := make(chan string, 1)
@@ -204,6 +236,14 @@ func TestUIInABrowser(t *testing.T) {
 		if got := text(t, ctx, `document.querySelector("`+sel+`").innerText`); !strings.Contains(got, want) {
 			t.Errorf("%s does not say %q:\n%s", sel, want, got)
 		}
+	}
+	// The failing bot step's hostile name is shown as text in the verdict, the
+	// bots table and the refusals; as markup its onerror would open a dialog.
+	if got := text(t, ctx, `String(document.querySelectorAll("#verify img, #rejects img").length) + " " +
+		String(document.querySelector("#verify-reasons").textContent.includes('step 1 "`+hostileStep+`"')) + " " +
+		String(document.querySelector("#verify-body table:last-of-type").textContent.includes("`+hostileStep+`")) + " " +
+		String(document.querySelector("#rejects").textContent.includes("`+hostileStep+`"))`); got != "0 true true true" {
+		t.Errorf("bot step with a hostile name: img elements, in verdict, in bots table, in refusals = %q", got)
 	}
 	if n := text(t, ctx, `String(document.querySelectorAll("#verify .side pre").length)`); n == "0" {
 		t.Error("no response examples side by side")

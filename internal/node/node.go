@@ -63,6 +63,10 @@ type Config struct {
 	// of /v1/mirror/exchanges before more are dropped; 0 means
 	// DefaultMirrorBuffer.
 	MirrorBuffer int
+	// LogMaxAge is how long the apps' log files are kept after their last
+	// line (prosper up --log-max-age); 0 means DefaultLogMaxAge, less than 0
+	// no limit by age.
+	LogMaxAge time.Duration
 }
 
 // Info describes a running node.
@@ -158,7 +162,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("restrict %s: %w", sock, err)
 	}
 
-	sup, err := NewSupervisor(SupervisorConfig{DataDir: cfg.DataDir, Logger: cfg.Logger, StopTimeout: cfg.StopTimeout})
+	sup, err := NewSupervisor(SupervisorConfig{
+		DataDir: cfg.DataDir, Logger: cfg.Logger, StopTimeout: cfg.StopTimeout, LogMaxAge: cfg.LogMaxAge,
+	})
 	if err != nil {
 		return err
 	}

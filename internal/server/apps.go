@@ -87,6 +87,11 @@ func (s *Server) handleDeleteApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = os.RemoveAll(s.repoDir(name))
+	// The app is gone: its metrics history too, so that a new app of the same
+	// name starts with empty charts.
+	if err := s.series.DeleteApp(r.Context(), name); err != nil {
+		s.log.Warn("delete the metrics history of a deleted app", "app", name, "err", err)
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
 }
 

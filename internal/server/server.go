@@ -49,6 +49,10 @@ type Config struct {
 
 	// SeriesEvery is the step of the metrics history; default 10s.
 	SeriesEvery time.Duration
+
+	// LogMaxAge is how long the node keeps the apps' log files after their
+	// last line: zero means node.DefaultLogMaxAge, a negative value no limit.
+	LogMaxAge time.Duration
 }
 
 // Server is a running control plane.
@@ -232,13 +236,25 @@ func (s *Server) startNode(ctx context.Context) error {
 func (s *Server) spawnNode(ctx context.Context, addr string) (*node.Client, node.Info, error) {
 	c, info, err := node.Spawn(ctx, node.SpawnOptions{
 		Exe:     s.cfg.Exe,
-		Args:    []string{"node", "--data-dir", s.cfg.DataDir, "--http", addr},
+		Args:    s.nodeArgs(addr),
 		DataDir: s.cfg.DataDir,
 	})
 	if err != nil {
 		return nil, node.Info{}, fmt.Errorf("start the router: %w", err)
 	}
 	return c, info, nil
+}
+
+// nodeArgs are the arguments of the node process serving the router on addr.
+func (s *Server) nodeArgs(addr string) []string {
+	args := []string{"node", "--data-dir", s.cfg.DataDir, "--http", addr}
+	switch {
+	case s.cfg.LogMaxAge > 0:
+		args = append(args, "--log-max-age", s.cfg.LogMaxAge.String())
+	case s.cfg.LogMaxAge < 0:
+		args = append(args, "--log-max-age", "0") // no limit by age
+	}
+	return args
 }
 
 // goCache is the Go build cache of app builds: the go command's own persistent
