@@ -54,7 +54,7 @@ func (rt *Router) WritePrometheus(w io.Writer) error {
 		for _, q := range []struct {
 			label string
 			ms    float64
-		}{{"0.5", l.p50}, {"0.9", l.p90}, {"0.99", l.p99}} {
+		}{{"0.5", l.p50}, {"0.9", l.p90}, {"0.95", l.p95}, {"0.99", l.p99}} {
 			fmt.Fprintf(bw, "prosper_router_request_duration_seconds{%s,quantile=%q} %s\n", labels(m), q.label, seconds(q.ms))
 		}
 		fmt.Fprintf(bw, "prosper_router_request_duration_seconds_sum{%s} %s\n", labels(m), seconds(l.sum))

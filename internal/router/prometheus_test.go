@@ -34,6 +34,7 @@ func TestWritePrometheus(t *testing.T) {
 		"# TYPE prosper_router_request_duration_seconds summary\n",
 		`prosper_router_request_duration_seconds{app="shop",release="3",quantile="0.5"} `,
 		`prosper_router_request_duration_seconds{app="shop",release="3",quantile="0.99"} `,
+		`prosper_router_request_duration_seconds{app="shop",release="3",quantile="0.95"} `,
 		`prosper_router_request_duration_seconds_count{app="shop",release="3"} 3` + "\n",
 		`prosper_router_request_duration_seconds_sum{app="shop",release="3"} `,
 		"# TYPE prosper_router_in_flight gauge\n",
