@@ -10,7 +10,7 @@ async function getJSON(path) {
   return body;
 }
 
-const dur = s => s == null || isNaN(s) ? "–" : s < 90 ? s.toFixed(0) + " s" : s < 5400 ? (s / 60).toFixed(0) + " min" : s < 172800 ? (s / 3600).toFixed(1) + " h" : (s / 86400).toFixed(1) + " d";
+const dur = s => s == null || isNaN(s) ? "–" : s < 10 ? (Math.round(s * 10) / 10) + " s" : s < 90 ? s.toFixed(0) + " s" : s < 5400 ? (s / 60).toFixed(0) + " min" : s < 172800 ? (s / 3600).toFixed(1) + " h" : (s / 86400).toFixed(1) + " d";
 const pct = v => v == null || isNaN(v) ? "–" : (v * 100).toFixed(v < 0.1 ? 2 : 1) + " %";
 const bytes = v => v >= 1 << 30 ? (v / (1 << 30)).toFixed(1) + " GiB" : v >= 1 << 20 ? (v / (1 << 20)).toFixed(0) + " MiB" : (v / 1024).toFixed(0) + " KiB";
 const fig = (label, value, note) => el("div", { class: "figure" }, el("b", {}, value), label, note ? el("div", { class: "muted" }, note) : null);
