@@ -17,7 +17,7 @@ import (
 // decoder holds what one Parse call needs while walking the tree.
 type decoder struct {
 	file    string
-	anchors map[string]ast.Node // anchors seen so far, for aliases
+	anchors yamlfile.Anchors // anchors seen so far, for aliases
 }
 
 // field is one known key of a mapping and how to store its value into a T.
@@ -27,7 +27,7 @@ type field[T any] struct {
 }
 
 func decode(filename string, data []byte, cfg *Config) error {
-	d := &decoder{file: filename, anchors: map[string]ast.Node{}}
+	d := &decoder{file: filename, anchors: yamlfile.Anchors{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return yamlfile.SyntaxError(d.file, data, err)
@@ -99,26 +99,12 @@ func (d *decoder) errorf(n ast.Node, format string, args ...any) *Error {
 // resolve looks through tags, anchors and aliases to the node holding the value,
 // and returns nil for an explicit or implicit null ("key:" with nothing after it).
 func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
-	for {
-		switch v := n.(type) {
-		case nil, *ast.NullNode:
-			return nil, nil
-		case *ast.TagNode:
-			n = v.Value
-		case *ast.AnchorNode:
-			d.anchors[yamlfile.Text(v.Name)] = v.Value
-			n = v.Value
-		case *ast.AliasNode:
-			name := yamlfile.Text(v.Value)
-			target, ok := d.anchors[name]
-			if !ok {
-				return nil, d.errorf(v, "alias *%s refers to no anchor &%s defined before it", name, name)
-			}
-			n = target
-		default:
-			return n, nil
-		}
+	v, missing := d.anchors.Resolve(n)
+	if missing != nil {
+		name := yamlfile.Text(missing.Value)
+		return nil, d.errorf(missing, "alias *%s refers to no anchor &%s defined before it", name, name)
 	}
+	return v, nil
 }
 
 // key returns the name of a mapping entry's key.

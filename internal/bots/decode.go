@@ -18,7 +18,7 @@ import (
 // decoder holds the state of one Parse call.
 type decoder struct {
 	file    string
-	anchors map[string]ast.Node
+	anchors yamlfile.Anchors
 }
 
 // errAt returns an *Error placed at n. A mapping is placed at its first key, where
@@ -49,26 +49,12 @@ func (d *decoder) line(n ast.Node) int {
 // resolve looks through tags, anchors and aliases to the node holding a value; it
 // returns nil for null, written or implied ("key:" with nothing after).
 func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
-	for {
-		switch v := n.(type) {
-		case nil, *ast.NullNode:
-			return nil, nil
-		case *ast.TagNode:
-			n = v.Value
-		case *ast.AnchorNode:
-			d.anchors[yamlfile.Text(v.Name)] = v.Value
-			n = v.Value
-		case *ast.AliasNode:
-			name := yamlfile.Text(v.Value)
-			target, ok := d.anchors[name]
-			if !ok {
-				return nil, d.errAt(v, "*%s refers to no &%s defined above it", name, name)
-			}
-			n = target
-		default:
-			return n, nil
-		}
+	v, missing := d.anchors.Resolve(n)
+	if missing != nil {
+		name := yamlfile.Text(missing.Value)
+		return nil, d.errAt(missing, "*%s refers to no &%s defined above it", name, name)
 	}
+	return v, nil
 }
 
 // entries returns the entries of a mapping; null gives none.

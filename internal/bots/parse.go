@@ -21,7 +21,7 @@ var scenarioKeys = []string{"name", "every", "cost_of_failure", "timeout", "step
 // Scenario.File; the bot's name defaults to file's base name without extension.
 // Every error is an *Error.
 func Parse(file string, data []byte) (Scenario, error) {
-	d := &decoder{file: file, anchors: map[string]ast.Node{}}
+	d := &decoder{file: file, anchors: yamlfile.Anchors{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return Scenario{}, syntaxError(d.file, data, err)

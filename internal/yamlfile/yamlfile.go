@@ -221,3 +221,33 @@ func tabIndented(data []byte, line int) bool {
 	l := lines[line-1]
 	return strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t")
 }
+
+// Anchors are the anchors of one file met so far, so that an alias resolves to
+// the node its anchor names. A reader keeps one per file.
+type Anchors map[string]ast.Node
+
+// Resolve looks through tags, anchors and aliases to the node holding a
+// value, and returns nil for null, written or implied ("key:" with nothing
+// after it). An alias to no anchor defined before it comes back as missing,
+// for the reader to report in its own words.
+func (a Anchors) Resolve(n ast.Node) (value ast.Node, missing *ast.AliasNode) {
+	for {
+		switch v := n.(type) {
+		case nil, *ast.NullNode:
+			return nil, nil
+		case *ast.TagNode:
+			n = v.Value
+		case *ast.AnchorNode:
+			a[Text(v.Name)] = v.Value
+			n = v.Value
+		case *ast.AliasNode:
+			target, ok := a[Text(v.Value)]
+			if !ok {
+				return nil, v
+			}
+			n = target
+		default:
+			return n, nil
+		}
+	}
+}

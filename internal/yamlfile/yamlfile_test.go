@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -119,5 +120,34 @@ func TestClosestClusterKeys(t *testing.T) {
 		if got := distance(tt.a, tt.b); got != tt.want {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+func TestAnchorsResolve(t *testing.T) {
+	f, err := parser.ParseBytes([]byte("base: &b {port: 8080}\ncopy: *b\ntagged: !!str 42\nempty:\nlost: *nowhere\n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]ast.Node{}
+	for _, e := range f.Docs[0].Body.(*ast.MappingNode).Values {
+		values[Text(e.Key)] = e.Value
+	}
+	a := Anchors{}
+	base, missing := a.Resolve(values["base"])
+	if missing != nil || base.Type() != ast.MappingType {
+		t.Fatalf("anchored mapping: %v, missing %v", base, missing)
+	}
+	// The alias is met after its anchor: it resolves to the same node.
+	if copied, missing := a.Resolve(values["copy"]); missing != nil || copied != base {
+		t.Errorf("alias: %v, missing %v", copied, missing)
+	}
+	if v, _ := a.Resolve(values["tagged"]); !IsScalar(v) || Text(v) != "42" {
+		t.Errorf("tagged scalar: %v", v)
+	}
+	if v, missing := a.Resolve(values["empty"]); v != nil || missing != nil {
+		t.Errorf("an empty value is null: %v %v", v, missing)
+	}
+	if v, missing := a.Resolve(values["lost"]); v != nil || missing == nil || Text(missing.Value) != "nowhere" {
+		t.Errorf("an alias to no anchor: %v, missing %v", v, missing)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // decoder holds what one Parse call needs.
 type decoder struct {
 	file    string
-	anchors map[string]ast.Node
+	anchors yamlfile.Anchors
 	// values and keys map a setting's path ("spec.pools[1].name") to the node of
 	// its value and of its key, for validation errors.
 	values map[string]ast.Node
@@ -29,7 +29,7 @@ type decoder struct {
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, anchors: map[string]ast.Node{}, values: map[string]ast.Node{}, keys: map[string]ast.Node{}}
+	return &decoder{file: file, anchors: yamlfile.Anchors{}, values: map[string]ast.Node{}, keys: map[string]ast.Node{}}
 }
 
 // decodeFile parses data and stores what it holds into c, over c's defaults.
@@ -221,26 +221,12 @@ func label(path string) string {
 // resolve looks through tags, anchors and aliases to the node holding the value and
 // returns nil for an explicit or implicit null.
 func (d *decoder) resolve(n ast.Node) (ast.Node, error) {
-	for {
-		switch v := n.(type) {
-		case nil, *ast.NullNode:
-			return nil, nil
-		case *ast.TagNode:
-			n = v.Value
-		case *ast.AnchorNode:
-			d.anchors[yamlfile.Text(v.Name)] = v.Value
-			n = v.Value
-		case *ast.AliasNode:
-			name := yamlfile.Text(v.Value)
-			target, ok := d.anchors[name]
-			if !ok {
-				return nil, d.errorf(v, "alias *%s refers to no anchor &%s defined before it", name, name)
-			}
-			n = target
-		default:
-			return n, nil
-		}
+	v, missing := d.anchors.Resolve(n)
+	if missing != nil {
+		name := yamlfile.Text(missing.Value)
+		return nil, d.errorf(missing, "alias *%s refers to no anchor &%s defined before it", name, name)
 	}
+	return v, nil
 }
 
 // key returns the name of a mapping entry's key.
