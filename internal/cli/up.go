@@ -17,6 +17,7 @@ import (
 
 type upCmd struct {
 	dataDir, listen, http string
+	store                 string
 	warm, healthTimeout   time.Duration
 	keepReleases          int
 	logMaxAge             logAgeFlag
@@ -55,6 +56,7 @@ with its live release.`,
 	f.StringVar(&c.dataDir, "data-dir", defaultDataDir(), "where state, repositories and releases live (env PROSPER_DATA_DIR)")
 	f.StringVar(&c.listen, "listen", defaultListen(), "address of the API, web UI and git endpoint (env PROSPER_LISTEN)")
 	f.StringVar(&c.http, "http", envOr("PROSPER_HTTP", "127.0.0.1:8080"), "address of the router that serves the apps (env PROSPER_HTTP)")
+	f.StringVar(&c.store, "store", os.Getenv("PROSPER_STORE"), "where the state lives: empty for DATA_DIR/prosper.db (SQLite), or postgres://USER:PASSWORD@HOST/DB (env PROSPER_STORE)")
 	f.DurationVar(&c.warm, "warm", 10*time.Minute, "how long a replaced release keeps running so that rollback to it is instant")
 	f.IntVar(&c.keepReleases, "keep-releases", 10, "how many of each app's newest releases keep their files for rollback")
 	f.DurationVar(&c.healthTimeout, "health-timeout", 60*time.Second, "how long a new release may take to become healthy (prosper.yaml health_timeout wins)")
@@ -78,7 +80,7 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	srv, err := server.New(server.Config{
 		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, KeepReleases: c.keepReleases, Version: version(), Logger: logger,
-		LogMaxAge: time.Duration(c.logMaxAge),
+		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store,
 	})
 	if err != nil {
 		return err

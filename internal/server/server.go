@@ -27,7 +27,11 @@ import (
 // Config is how the control plane is set up. Zero values take the defaults of
 // `prosper up`.
 type Config struct {
-	DataDir  string // state, repositories, releases, logs
+	DataDir string // state, repositories, releases, logs
+	// Store is where the state lives: empty means DATA_DIR/prosper.db
+	// (SQLite); a postgres:// URL puts it in PostgreSQL, so that several
+	// control planes can share it.
+	Store    string
 	Listen   string // API, UI and git endpoint; default 127.0.0.1:7070
 	HTTPAddr string // the router; default 127.0.0.1:8080
 	// Exe is the prosper binary, run as the node process and as git's hook.
@@ -163,7 +167,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 
-	s.store, err = store.Open(ctx, filepath.Join(s.cfg.DataDir, "prosper.db"))
+	location := s.cfg.Store
+	if location == "" {
+		location = filepath.Join(s.cfg.DataDir, "prosper.db")
+	}
+	s.store, err = store.OpenURL(ctx, location)
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}

@@ -14,13 +14,18 @@ import (
 	"time"
 
 	"github.com/prosperhq/prosper/internal/node"
+	"github.com/prosperhq/prosper/internal/pgtest"
 	"github.com/prosperhq/prosper/internal/testbin"
 )
 
 // prosperBin is the binary the control plane runs as its node, built once.
 var prosperBin string
 
-func TestMain(m *testing.M) { os.Exit(testbin.Main(m, &prosperBin)) }
+func TestMain(m *testing.M) {
+	code := testbin.Main(m, &prosperBin)
+	pgtest.StopShared()
+	os.Exit(code)
+}
 
 // testServer is a started control plane with its node, stopped with the test.
 type testServer struct {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+
+	"github.com/prosperhq/prosper/internal/pgtest"
 )
 
 // backend is a database the package's suite runs against: every test that
@@ -39,7 +41,7 @@ var backends = []backend{
 		name:    "postgres",
 		dialect: dialectPostgres,
 		newLocation: func(t testing.TB) string {
-			return testPostgres(t).newDatabase(t)
+			return pgtest.Shared(t).NewDatabase(t)
 		},
 		rawDB: func(t testing.TB, location string) *sql.DB {
 			db, err := openPostgresDB(location, 1, false)
@@ -52,7 +54,7 @@ var backends = []backend{
 }
 
 // eachBackend runs test as a subtest per backend. The PostgreSQL one skips
-// when no server can run here (see testPostgres).
+// when no server can run here (see pgtest.Shared).
 func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
 	t.Helper()
 	for _, b := range backends {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/prosperhq/prosper/internal/pgtest"
 )
 
 // BenchmarkReleaseWrite measures a typical write of a deploy: create a release
@@ -58,19 +60,19 @@ func BenchmarkReleaseWrite(b *testing.B) {
 // benchmark ends; fsync takes effect on a configuration reload.
 func withPostgresFsync(b *testing.B) {
 	b.Helper()
-	pg := testPostgres(b)
+	pg := pgtest.Shared(b)
 	ctx := context.Background()
 	set := func(value string) error {
-		if _, err := pg.admin.ExecContext(ctx, "ALTER SYSTEM SET fsync = "+value); err != nil {
+		if _, err := pg.Admin.ExecContext(ctx, "ALTER SYSTEM SET fsync = "+value); err != nil {
 			return err
 		}
-		if _, err := pg.admin.ExecContext(ctx, "SELECT pg_reload_conf()"); err != nil {
+		if _, err := pg.Admin.ExecContext(ctx, "SELECT pg_reload_conf()"); err != nil {
 			return err
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			var got string
-			if err := pg.admin.QueryRowContext(ctx, "SHOW fsync").Scan(&got); err != nil {
+			if err := pg.Admin.QueryRowContext(ctx, "SHOW fsync").Scan(&got); err != nil {
 				return err
 			}
 			if got == value {

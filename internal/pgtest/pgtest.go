@@ -1,4 +1,9 @@
-package store
+// Package pgtest gives tests a real PostgreSQL server: Debian's binaries,
+// initdb in a temporary directory, a free loopback port, run as the postgres
+// OS user when the tests run as root. One server is shared by a test binary
+// (Shared; stop it in TestMain with StopShared) and each test gets a database
+// of its own (NewDatabase).
+package pgtest
 
 import (
 	"context"
@@ -22,45 +27,47 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
-// requirePostgresEnv makes an unavailable PostgreSQL a test failure instead of
+// RequireEnv makes an unavailable PostgreSQL a test failure instead of
 // a skip; CI sets it, so the PostgreSQL half of the suite cannot silently
 // vanish there.
-const requirePostgresEnv = "PROSPER_REQUIRE_POSTGRES"
+const RequireEnv = "PROSPER_REQUIRE_POSTGRES"
 
-// pgServer is a throwaway PostgreSQL cluster for the package's tests: initdb in
+// Server is a throwaway PostgreSQL cluster for a package's tests: initdb in
 // a temporary directory, listening on a free loopback port and on a unix
 // socket in that directory, run as the postgres OS user when the tests run as
 // root (postgres refuses to run as root). It is started by the first test that
 // needs it and stopped by TestMain.
-type pgServer struct {
+type Server struct {
 	dir   string
 	port  int
 	cmd   *exec.Cmd
 	done  chan struct{} // closed when the server process has exited
-	admin *sql.DB       // the postgres database, for CREATE and DROP DATABASE
+	// Admin is the postgres database, for CREATE and DROP DATABASE and
+	// server settings.
+	Admin *sql.DB
 	seq   atomic.Int64  // numbers the test databases
 }
 
 var (
 	pgOnce   sync.Once
-	pg       *pgServer
+	pg       *Server
 	pgReason string // why pg is nil
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// StopShared stops the shared server if a test started it; call it from
+// TestMain after m.Run.
+func StopShared() {
 	if pg != nil {
-		if err := pg.stop(); err != nil {
+		if err := pg.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop postgres: %v\n", err)
 		}
 	}
-	os.Exit(code)
 }
 
-// testPostgres returns the shared server, starting it on first use. When it
+// Shared returns the shared server, starting it on first use. When it
 // cannot run here it skips the test with the reason, or fails it if
 // PROSPER_REQUIRE_POSTGRES=1.
-func testPostgres(t testing.TB) *pgServer {
+func Shared(t testing.TB) *Server {
 	t.Helper()
 	pgOnce.Do(func() {
 		var err error
@@ -69,8 +76,8 @@ func testPostgres(t testing.TB) *pgServer {
 		}
 	})
 	if pg == nil {
-		if os.Getenv(requirePostgresEnv) == "1" {
-			t.Fatalf("postgres is required (%s=1) but cannot run: %s", requirePostgresEnv, pgReason)
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("postgres is required (%s=1) but cannot run: %s", RequireEnv, pgReason)
 		}
 		t.Skipf("postgres cannot run here (install Debian's postgresql package and run as root or a normal user): %s", pgReason)
 	}
@@ -104,7 +111,7 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-func startPostgres() (*pgServer, error) {
+func startPostgres() (*Server, error) {
 	bin, err := postgresBin()
 	if err != nil {
 		return nil, err
@@ -124,7 +131,7 @@ func startPostgres() (*pgServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &pgServer{dir: dir}
+	s := &Server{dir: dir}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			os.RemoveAll(dir)
@@ -187,15 +194,15 @@ func startPostgres() (*pgServer, error) {
 		close(s.done)
 	}()
 
-	s.admin, err = sql.Open("pgx", s.url("postgres"))
+	s.Admin, err = sql.Open("pgx", s.URL("postgres"))
 	if err != nil {
-		s.stop()
+		s.Stop()
 		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err = s.admin.PingContext(ctx)
+		err = s.Admin.PingContext(ctx)
 		cancel()
 		if err == nil {
 			return s, nil
@@ -203,12 +210,12 @@ func startPostgres() (*pgServer, error) {
 		select {
 		case <-s.done:
 			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("postgres exited: %s", lastLines(string(log), 5))
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("postgres not ready after 30s: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -220,33 +227,33 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// url returns the URL of database db on the server.
-func (s *pgServer) url(db string) string {
+// URL returns the URL of database db on the server.
+func (s *Server) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
 }
 
-// newDatabase creates an empty database (a copy of template1) for one test,
+// NewDatabase creates an empty database (a copy of template1) for one test,
 // dropped when the test ends, and returns its URL.
-func (s *pgServer) newDatabase(t testing.TB) string {
+func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("test_%d", s.seq.Add(1))
 	ctx := context.Background()
-	if _, err := s.admin.ExecContext(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY"); err != nil {
+	if _, err := s.Admin.ExecContext(ctx, "CREATE DATABASE "+name+" STRATEGY FILE_COPY"); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
 		// FORCE ends the connections of a store a failed test left open.
-		if _, err := s.admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+		if _, err := s.Admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
-	return s.url(name)
+	return s.URL(name)
 }
 
-// stop shuts the server down (fast shutdown: SIGINT) and removes its files.
-func (s *pgServer) stop() error {
-	if s.admin != nil {
-		s.admin.Close()
+// Stop shuts the server down (fast shutdown: SIGINT) and removes its files.
+func (s *Server) Stop() error {
+	if s.Admin != nil {
+		s.Admin.Close()
 	}
 	var err error
 	if s.cmd != nil && s.cmd.Process != nil {
