@@ -38,14 +38,14 @@ const RequireEnv = "PROSPER_REQUIRE_POSTGRES"
 // root (postgres refuses to run as root). It is started by the first test that
 // needs it and stopped by TestMain.
 type Server struct {
-	dir   string
-	port  int
-	cmd   *exec.Cmd
-	done  chan struct{} // closed when the server process has exited
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the server process has exited
 	// Admin is the postgres database, for CREATE and DROP DATABASE and
 	// server settings.
 	Admin *sql.DB
-	seq   atomic.Int64  // numbers the test databases
+	seq   atomic.Int64 // numbers the test databases
 }
 
 var (
