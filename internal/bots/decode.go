@@ -24,21 +24,7 @@ type decoder struct {
 // errAt returns an *Error placed at n. A mapping is placed at its first key, where
 // the reader's eye goes, rather than at its first ":" where the parser puts it.
 func (d *decoder) errAt(n ast.Node, format string, args ...any) *Error {
-	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && !m.IsFlowStyle {
-			n = m.Values[0].Key
-		}
-	case *ast.MappingValueNode:
-		n = m.Key
-	}
-	if n != nil {
-		if tk := n.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-	}
-	return e
+	return yamlfile.At(d.file, n, format, args...)
 }
 
 // line returns the line n starts on, as errAt places it.

@@ -40,9 +40,20 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// At returns an *Error at the position of n's token (n may be nil).
+// At returns an *Error at the position of n (n may be nil); a mapping is
+// placed at its first key, where the reader's eye goes.
 func At(file string, n ast.Node, format string, args ...any) *Error {
 	e := &Error{File: file, Msg: fmt.Sprintf(format, args...)}
+	// A block mapping's own token is the ":" of its first entry; its first key
+	// is where a reader looks.
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		if len(m.Values) > 0 && !m.IsFlowStyle {
+			n = m.Values[0].Key
+		}
+	case *ast.MappingValueNode:
+		n = m.Key
+	}
 	if n != nil {
 		if tk := n.GetToken(); tk != nil && tk.Position != nil {
 			e.Line, e.Column = tk.Position.Line, tk.Position.Column

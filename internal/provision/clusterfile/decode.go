@@ -243,21 +243,5 @@ func (d *decoder) key(e *ast.MappingValueNode) (string, error) {
 
 // errorf returns an *Error at the position of n.
 func (d *decoder) errorf(n ast.Node, format string, args ...any) *Error {
-	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
-	// A block mapping's own token is the ":" of its first entry; its first key
-	// is where a reader looks.
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && !m.IsFlowStyle {
-			n = m.Values[0].Key
-		}
-	case *ast.MappingValueNode:
-		n = m.Key
-	}
-	if n != nil {
-		if tk := n.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
-	}
-	return e
+	return yamlfile.At(d.file, n, format, args...)
 }
