@@ -178,8 +178,10 @@ func TestUIInABrowser(t *testing.T) {
 	waitFor(t, ctx, "sent to sign in", `location.pathname === "/login" && !!document.querySelector("#token")`, 10*time.Second)
 	screenshot(t, ctx, "login")
 	run(t, ctx, "sign in with a wrong token", chromedp.SendKeys("#token", "prsp_wrong"), chromedp.Click("#signin"))
-	waitFor(t, ctx, "wrong token told", `!!document.querySelector("#login-error")`, 10*time.Second)
-	run(t, ctx, "sign in", chromedp.SendKeys("#token", p.Token), chromedp.Click("#signin"))
+	// The refused sign-in loads a new page: wait until it is whole, so that the
+	// next keys go to its field and not to the one the reload replaced.
+	waitFor(t, ctx, "wrong token told", `document.readyState === "complete" && !!document.querySelector("#login-error") && !!document.querySelector("#token")`, 10*time.Second)
+	run(t, ctx, "sign in", chromedp.WaitReady("#token"), chromedp.SendKeys("#token", p.Token), chromedp.Click("#signin"))
 	waitFor(t, ctx, "back on the app page", `location.pathname === "/apps/orders"`, 10*time.Second)
 
 	run(t, ctx, "open home", chromedp.Navigate(p.API+"/"))
