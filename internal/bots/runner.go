@@ -17,10 +17,13 @@ type Runner struct {
 	target    Target
 	onRun     func(Run)
 
-	mu      sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	started  bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	paused   int        // Pause calls not yet matched by Resume
+	inflight int        // runs going now
+	idle     *sync.Cond // signalled when inflight drops to zero
 }
 
 // NewRunner returns a Runner of scenarios against t. onRun receives every finished
@@ -31,7 +34,51 @@ func NewRunner(scenarios []Scenario, t Target, onRun func(Run)) *Runner {
 	if onRun == nil {
 		onRun = func(Run) {}
 	}
-	return &Runner{scenarios: scenarios, target: t, onRun: onRun}
+	r := &Runner{scenarios: scenarios, target: t, onRun: onRun}
+	r.idle = sync.NewCond(&r.mu)
+	return r
+}
+
+// Pause keeps new runs from starting and returns once the runs in flight have
+// ended (they are not cut short: a journey stopped halfway would leave the app
+// in a state no user leaves it in). Runs due while paused are skipped. Pauses
+// nest: each needs its Resume.
+func (r *Runner) Pause() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.paused++
+	for r.inflight > 0 {
+		r.idle.Wait()
+	}
+}
+
+// Resume undoes one Pause.
+func (r *Runner) Resume() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paused > 0 {
+		r.paused--
+	}
+}
+
+// begin reports whether a run may start now and, if so, counts it in flight.
+func (r *Runner) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paused > 0 {
+		return false
+	}
+	r.inflight++
+	return true
+}
+
+func (r *Runner) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.inflight--
+	if r.inflight == 0 {
+		r.idle.Broadcast()
+	}
 }
 
 // Start starts one goroutine per scenario; they run until ctx ends or Stop. Start
@@ -82,11 +129,15 @@ func (r *Runner) loop(ctx context.Context, s Scenario) {
 			return
 		case <-timer.C:
 		}
-		run := RunOnce(ctx, s, r.target)
-		if ctx.Err() != nil {
-			return
+		if r.begin() {
+			run := RunOnce(ctx, s, r.target)
+			if ctx.Err() != nil {
+				r.end()
+				return
+			}
+			r.onRun(run)
+			r.end()
 		}
-		r.onRun(run)
 		next = next.Add(every)
 		if now := time.Now(); !next.After(now) {
 			next = next.Add(every * (now.Sub(next)/every + 1))

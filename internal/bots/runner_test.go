@@ -204,3 +204,33 @@ func TestStopBeforeStart(t *testing.T) {
 		t.Fatal("Stop of a runner never started blocks")
 	}
 }
+
+// Pause waits for the run in flight to finish (not cut short: the app sees the
+// whole journey) and no run starts until Resume; then the pace comes back.
+func TestRunnerPause(t *testing.T) {
+	a, srv := newArrivals(t, 200*time.Millisecond)
+	var log runLog
+	r := NewRunner([]Scenario{scenario("bot", 50*time.Millisecond)}, Target{BaseURL: srv.URL}, log.add)
+	r.Start(context.Background())
+	defer r.Stop()
+	waitFor(t, "the first request", 2*time.Second, func() bool { return a.count("bot") == 1 })
+
+	r.Pause()
+	r.Pause() // pauses nest
+	runs := log.all()
+	if len(runs) != 1 || !runs[0].Passed {
+		t.Fatalf("after Pause returned: runs %+v; want the run in flight finished and reported", runs)
+	}
+	n := a.count("bot")
+	time.Sleep(300 * time.Millisecond) // six paces
+	if got := a.count("bot"); got != n {
+		t.Fatalf("%d requests while paused", got-n)
+	}
+	r.Resume()
+	time.Sleep(150 * time.Millisecond)
+	if got := a.count("bot"); got != n {
+		t.Fatalf("%d requests after one Resume of two Pauses", got-n)
+	}
+	r.Resume()
+	waitFor(t, "a run after Resume", 2*time.Second, func() bool { return a.count("bot") > n })
+}

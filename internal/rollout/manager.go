@@ -51,7 +51,9 @@ type Manager struct {
 	locks    map[string]chan struct{} // one token per app; holding it means deploying
 	sessions map[string]*session      // verifications in progress, by app
 	watchers map[string]*watcher      // live bots and grace watches, by app
-	bg       context.Context          // the context Run was given, for background work
+	// botPauses counts, by app, the verifications that hold its live bots.
+	botPauses map[string]int
+	bg        context.Context // the context Run was given, for background work
 	// routesMu serializes route table pushes so that an older table never
 	// overwrites a newer one, and guards mirrors.
 	routesMu sync.Mutex
@@ -106,7 +108,7 @@ func New(st *store.Store, rt runtime.Runtime, rs RouteSetter, b Builder, opts Op
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := &Manager{store: st, runtime: rt, routes: rs, builder: b, opts: opts, log: log,
-		locks: map[string]chan struct{}{}, sessions: map[string]*session{}, watchers: map[string]*watcher{}, mirrors: map[string]*router.MirrorPolicy{}, splits: map[string]*split{}}
+		locks: map[string]chan struct{}{}, sessions: map[string]*session{}, watchers: map[string]*watcher{}, botPauses: map[string]int{}, mirrors: map[string]*router.MirrorPolicy{}, splits: map[string]*split{}}
 	// The data plane delivers mirrored exchanges when it can (the node does).
 	if ms, ok := rs.(MirrorSource); ok {
 		m.mirror = ms

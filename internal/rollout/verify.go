@@ -152,8 +152,12 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		minReqs = verify.DefaultMinRequests
 	}
 	// The verification runs the bots itself; the live release's go on after a
-	// rejection (a promotion starts the new release's).
+	// rejection (a promotion starts the new release's). Their runs in flight
+	// finish first: a run cut short could have its write reach live after the
+	// copy below, and the candidate's data would no longer match live's.
+	resume := m.pauseLiveBots(app)
 	m.stopWatch(app)
+	resume()
 	promoted := false
 	defer func() {
 		if !promoted {

@@ -26,6 +26,7 @@ type MetricsReader interface {
 type watcher struct {
 	cancel context.CancelFunc
 	done   chan struct{}
+	runner *bots.Runner // the live bots now; guarded by Manager.mu
 }
 
 // graceErrorMinRequests is how many requests the grace watch needs before it
@@ -98,8 +99,55 @@ func (m *Manager) startWatch(rel store.Release, prev *store.Release, grace time.
 	m.mu.Unlock()
 	go func() {
 		defer close(w.done)
-		m.watch(ctx, rel, prev, grace, cfg, scenarios)
+		m.watch(ctx, w, rel, prev, grace, cfg, scenarios)
 	}()
+}
+
+// setLiveRunner makes r the runner of w's live bots, paused as many times as
+// verifications of the app hold them (see pauseLiveBots). Call it before
+// r.Start.
+func (m *Manager) setLiveRunner(app string, w *watcher, r *bots.Runner) {
+	m.mu.Lock()
+	w.runner = r
+	n := m.botPauses[app]
+	m.mu.Unlock()
+	for range n {
+		r.Pause()
+	}
+}
+
+// pauseLiveBots returns once the app's live bots have finished their runs in
+// flight, and holds them (a runner the watcher starts meanwhile included)
+// until resume is called. A verification pauses them before it stops them:
+// stopping alone cuts a run short, and a write it already sent could reach
+// live after the verification copied live's data but never reach the
+// candidate, whose ids would then differ from live's (the next journey's GET
+// of the item it just created answers 404 on the candidate).
+func (m *Manager) pauseLiveBots(app string) (resume func()) {
+	m.mu.Lock()
+	m.botPauses[app]++
+	var r *bots.Runner
+	if w := m.watchers[app]; w != nil {
+		r = w.runner
+	}
+	m.mu.Unlock()
+	if r != nil {
+		r.Pause()
+	}
+	return func() {
+		m.mu.Lock()
+		if m.botPauses[app]--; m.botPauses[app] <= 0 {
+			delete(m.botPauses, app)
+		}
+		var r *bots.Runner
+		if w := m.watchers[app]; w != nil {
+			r = w.runner
+		}
+		m.mu.Unlock()
+		if r != nil {
+			r.Resume()
+		}
+	}
 }
 
 // botTally follows the live runs of the watched release's journeys.
@@ -155,7 +203,7 @@ func (b *botTally) take() ([]store.BotRun, string) {
 }
 
 // watch is the body of a watcher.
-func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Release, grace time.Duration, cfg appconfig.Config, scenarios []bots.Scenario) {
+func (m *Manager) watch(ctx context.Context, w *watcher, rel store.Release, prev *store.Release, grace time.Duration, cfg appconfig.Config, scenarios []bots.Scenario) {
 	app := rel.App
 	tally := &botTally{inARow: map[string]int{}}
 	inGrace := prev != nil
@@ -165,6 +213,7 @@ func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Rele
 	}
 	runner := bots.NewRunner(run, bots.Target{BaseURL: m.opts.RouterURL, Host: app + "." + m.opts.Domain},
 		func(r bots.Run) { tally.add(app, rel.Version, r) })
+	m.setLiveRunner(app, w, runner)
 	runner.Start(ctx)
 	defer runner.Stop()
 	flush := func() {
@@ -250,6 +299,7 @@ func (m *Manager) watch(ctx context.Context, rel store.Release, prev *store.Rele
 				runner.Stop()
 				runner = bots.NewRunner(scenarios, bots.Target{BaseURL: m.opts.RouterURL, Host: app + "." + m.opts.Domain},
 					func(r bots.Run) { tally.add(app, rel.Version, r) })
+				m.setLiveRunner(app, w, runner)
 				runner.Start(ctx)
 			}
 		}
