@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/server"
@@ -22,6 +23,41 @@ type upCmd struct {
 	keepReleases          int
 	logMaxAge             logAgeFlag
 	envErr                error // a bad PROSPER_LOG_MAX_AGE, told unless the flag overrides it
+	kube                  kubeFlags
+}
+
+// kubeFlags are the flags that run the apps on Kubernetes, shared by up and
+// node.
+type kubeFlags struct {
+	kubeconfig, registry, pull string
+	insecure                   bool
+}
+
+func (k *kubeFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&k.kubeconfig, "kubernetes", os.Getenv("PROSPER_KUBERNETES"), "run the apps on the Kubernetes cluster of this kubeconfig file (\"in-cluster\" inside a pod) instead of as processes here (env PROSPER_KUBERNETES)")
+	f.StringVar(&k.registry, "registry", os.Getenv("PROSPER_REGISTRY"), "with --kubernetes: the HOST[:PORT] release images are pushed to (env PROSPER_REGISTRY)")
+	f.StringVar(&k.pull, "registry-pull", "", "with --kubernetes: the registry as the cluster's nodes name it, when not --registry")
+	f.BoolVar(&k.insecure, "registry-insecure", false, "with --kubernetes: push over plain HTTP (a loopback registry always is)")
+}
+
+// config is the node's Kubernetes configuration, nil without --kubernetes.
+func (k *kubeFlags) config() (*node.KubeConfig, error) {
+	if k.kubeconfig == "" {
+		if k.registry != "" {
+			return nil, fmt.Errorf("--registry is for --kubernetes: add --kubernetes KUBECONFIG, or drop --registry")
+		}
+		return nil, nil
+	}
+	if k.registry == "" {
+		return nil, fmt.Errorf("--kubernetes needs --registry HOST[:PORT]: the registry release images are pushed to and the cluster pulls from")
+	}
+	path := k.kubeconfig
+	if path == "in-cluster" {
+		path = ""
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("--kubernetes %s: %w", path, err)
+	}
+	return &node.KubeConfig{Kubeconfig: path, Registry: k.registry, PullRegistry: k.pull, Insecure: k.insecure}, nil
 }
 
 func newUpCmd(e *env) *cobra.Command {
@@ -43,7 +79,8 @@ dies; Ctrl-C stops everything cleanly, and the next "prosper up" resumes every a
 with its live release.`,
 		Example: `  prosper up
   prosper up --data-dir /var/lib/prosper --listen 0.0.0.0:7070 --http 0.0.0.0:80
-  prosper up --log-max-age 30d`,
+  prosper up --log-max-age 30d
+  prosper up --kubernetes ~/.kube/config --registry registry.example.com:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.envErr != nil && !cmd.Flags().Changed("log-max-age") {
@@ -61,6 +98,7 @@ with its live release.`,
 	f.IntVar(&c.keepReleases, "keep-releases", 10, "how many of each app's newest releases keep their files for rollback")
 	f.DurationVar(&c.healthTimeout, "health-timeout", 60*time.Second, "how long a new release may take to become healthy (prosper.yaml health_timeout wins)")
 	f.Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line, e.g. 7d or 36h; 0 keeps them whatever their age (env PROSPER_LOG_MAX_AGE)")
+	c.kube.add(f)
 	return cmd
 }
 
@@ -73,6 +111,10 @@ func envOr(key, def string) string {
 
 func (c *upCmd) run(ctx context.Context, e *env) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	kube, err := c.kube.config()
+	if err != nil {
+		return err
+	}
 	warm := c.warm
 	if warm == 0 {
 		warm = -1 // server.Config reads zero as "the default"
@@ -80,7 +122,7 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	srv, err := server.New(server.Config{
 		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, KeepReleases: c.keepReleases, Version: version(), Logger: logger,
-		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store,
+		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store, Kube: kube,
 	})
 	if err != nil {
 		return err
@@ -104,6 +146,7 @@ Next: prosper app create NAME, then git push to the remote it prints. Ctrl-C sto
 type nodeCmd struct {
 	dataDir, http string
 	logMaxAge     logAgeFlag
+	kube          kubeFlags
 }
 
 func newNodeCmd(e *env) *cobra.Command {
@@ -115,14 +158,19 @@ func newNodeCmd(e *env) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+			kube, err := c.kube.config()
+			if err != nil {
+				return err
+			}
 			return node.Run(cmd.Context(), node.Config{
-				DataDir: c.dataDir, HTTPAddr: c.http, Logger: logger, LogMaxAge: time.Duration(c.logMaxAge),
+				DataDir: c.dataDir, HTTPAddr: c.http, Logger: logger, LogMaxAge: time.Duration(c.logMaxAge), Kube: kube,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&c.dataDir, "data-dir", defaultDataDir(), "the platform's data dir")
 	cmd.Flags().StringVar(&c.http, "http", "127.0.0.1:8080", "router address")
 	cmd.Flags().Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line; 0: no limit")
+	c.kube.add(cmd.Flags())
 	return cmd
 }
 

@@ -246,6 +246,9 @@ func startAPIServer(t testing.TB, bin, dir, etcdURL string) (*APIServer, error) 
 		"--service-account-key-file="+keyFile,
 		"--service-account-signing-key-file="+keyFile,
 		"--service-account-issuer=https://kubernetes.default.svc",
+		// Logs and exec go to the kubelet by the node's address: its name
+		// resolves nowhere.
+		"--kubelet-preferred-address-types=InternalIP",
 		// The benchmarking range: never a private range, even for virtual IPs.
 		"--service-cluster-ip-range=198.19.0.0/24",
 	)

@@ -207,7 +207,7 @@ func (n *Node) startKubelet(t testing.TB, dir, socket string) error {
 	config := filepath.Join(dir, "kubelet.yaml")
 	cfg := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: %s
 port: %d
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -237,7 +237,7 @@ registerNode: true
 nodeStatusUpdateFrequency: 2s
 syncFrequency: 5s
 fileCheckFrequency: 5s
-`, port, healthz, socket, filepath.Join(dir, "pod-logs"))
+`, n.IP, port, healthz, socket, filepath.Join(dir, "pod-logs"))
 	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("write kubelet config: %w", err)
 	}

@@ -5,13 +5,18 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -110,4 +115,20 @@ func writeBinaryImage(path, ref, bin string) error {
 		return fmt.Errorf("write image %s: %w", ref, err)
 	}
 	return nil
+}
+
+// Registry serves an OCI registry (go-containerregistry's implementation of
+// the distribution API, in memory) on a loopback port for the test's life and
+// returns its host:port. The node's containerd pulls from loopback registries
+// over plain HTTP, so pods can run images pushed to it by digest.
+func Registry(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("kubetest: registry: %v", err)
+	}
+	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }

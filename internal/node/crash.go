@@ -132,18 +132,23 @@ func (s *Supervisor) recordCrash(spec runtime.Spec, replica int, started time.Ti
 			cr.Signal = unix.SignalName(ws.Signal())
 		}
 	}
+	s.saveCrash(cr, started)
+}
+
+// saveCrash records cr with the last lines the replica wrote since started.
+func (s *Supervisor) saveCrash(cr Crash, started time.Time) {
 	// The lines are stamped when read, after the start; the slack covers clock
 	// steps and is far below the back-off between two runs.
-	q := LogSearch{App: spec.App, Release: spec.Release, Since: time.Since(started) + 100*time.Millisecond,
-		Limit: crashLines, replica: replica, byReplica: true}
+	q := LogSearch{App: cr.App, Release: cr.Release, Since: time.Since(started) + 100*time.Millisecond,
+		Limit: crashLines, replica: cr.Replica, byReplica: true}
 	lines, err := s.logs.Search(context.Background(), q)
 	if err != nil {
-		s.logger.Warn("read the lines before a crash", "app", spec.App, "err", err)
+		s.logger.Warn("read the lines before a crash", "app", cr.App, "err", err)
 	}
 	slices.Reverse(lines)
 	cr.Lines = lines
 	if err := s.crashes.add(cr); err != nil {
-		s.logger.Warn("record crash", "app", spec.App, "err", err)
+		s.logger.Warn("record crash", "app", cr.App, "err", err)
 	}
 }
 

@@ -67,6 +67,9 @@ type Config struct {
 	// line (prosper up --log-max-age); 0 means DefaultLogMaxAge, less than 0
 	// no limit by age.
 	LogMaxAge time.Duration
+	// Kube runs the apps on a Kubernetes cluster instead of as processes of
+	// this machine (prosper up --kubernetes); nil runs them here.
+	Kube *KubeConfig
 }
 
 // Info describes a running node.
@@ -75,7 +78,15 @@ type Info struct {
 	HTTPAddr  string    `json:"http_addr"`
 	Version   string    `json:"version"`
 	StartedAt time.Time `json:"started_at"`
+	// Runtime is where the apps run: "processes" or "kubernetes".
+	Runtime string `json:"runtime,omitempty"`
 }
+
+// Where a node runs the apps (Info.Runtime).
+const (
+	RuntimeProcesses  = "processes"
+	RuntimeKubernetes = "kubernetes"
+)
 
 // SocketPath returns where the node of dataDir serves its control API.
 func SocketPath(dataDir string) string { return filepath.Join(dataDir, socketName) }
@@ -163,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	sup, err := NewSupervisor(SupervisorConfig{
-		DataDir: cfg.DataDir, Logger: cfg.Logger, StopTimeout: cfg.StopTimeout, LogMaxAge: cfg.LogMaxAge,
+		DataDir: cfg.DataDir, Logger: cfg.Logger, StopTimeout: cfg.StopTimeout, LogMaxAge: cfg.LogMaxAge, Kube: cfg.Kube,
 	})
 	if err != nil {
 		return err
@@ -173,12 +184,15 @@ func Run(ctx context.Context, cfg Config) error {
 		logger:  cfg.Logger,
 		info: Info{
 			PID: os.Getpid(), HTTPAddr: routerLn.Addr().String(),
-			Version: cfg.Version, StartedAt: time.Now().UTC(),
+			Version: cfg.Version, StartedAt: time.Now().UTC(), Runtime: RuntimeProcesses,
 		},
 		sup:      sup,
 		router:   router.New(cfg.Logger),
 		mirror:   newMirrorHub(cfg.Logger, cfg.MirrorBuffer),
 		shutdown: make(chan struct{}),
+	}
+	if cfg.Kube != nil {
+		n.info.Runtime = RuntimeKubernetes
 	}
 	n.router.SetMirrorSink(n.mirror.publish)
 	if err := n.loadRoutes(); err != nil {

@@ -29,6 +29,10 @@ type Supervisor struct {
 	backoff     backoffPolicy
 	probeClient *http.Client
 
+	// kube, when set, runs the workloads on Kubernetes; the Supervisor then
+	// keeps their logs and crashes only.
+	kube *kubeBackend
+
 	mu        sync.Mutex
 	workloads map[string]*workload
 	closed    bool
@@ -53,6 +57,9 @@ type SupervisorConfig struct {
 	// LogMaxAge is how long log files are kept after their last line
 	// (logs.max_age); 0 means DefaultLogMaxAge, less than 0 no limit.
 	LogMaxAge time.Duration
+	// Kube runs the workloads on a Kubernetes cluster instead of as local
+	// processes; nil runs them here.
+	Kube *KubeConfig
 }
 
 // workload is one started Spec and its replicas.
@@ -87,7 +94,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		logger := cfg.Logger
 		logs.sweepEvery(cfg.LogMaxAge, logSweepInterval, func(err error) { logger.Warn("sweep old logs", "err", err) })
 	}
-	return &Supervisor{
+	s := &Supervisor{
 		logger:      cfg.Logger,
 		stopTimeout: cfg.StopTimeout,
 		logs:        logs,
@@ -97,7 +104,15 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		backoff:     defaultBackoff,
 		probeClient: newProbeClient(),
 		workloads:   make(map[string]*workload),
-	}, nil
+	}
+	if cfg.Kube != nil {
+		s.kube, err = newKubeBackend(context.Background(), *cfg.Kube, s, cfg.Logger)
+		if err != nil {
+			logs.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // ErrShuttingDown is returned by Start once the supervisor is closing.
@@ -137,6 +152,9 @@ func validateSpec(spec runtime.Spec) error {
 // left as it is. It returns once the processes are launched, not when they are
 // healthy: List tells readiness.
 func (s *Supervisor) Start(ctx context.Context, spec runtime.Spec) error {
+	if s.kube != nil {
+		return s.kube.start(ctx, spec)
+	}
 	if err := validateSpec(spec); err != nil {
 		return fmt.Errorf("start workload: %w", err)
 	}
@@ -171,6 +189,9 @@ func (s *Supervisor) Start(ctx context.Context, spec runtime.Spec) error {
 // Stop ends the workload's processes (SIGTERM, then SIGKILL after the stop
 // timeout or when ctx ends) and forgets it.
 func (s *Supervisor) Stop(ctx context.Context, id string) error {
+	if s.kube != nil {
+		return s.kube.stop(ctx, id)
+	}
 	s.mu.Lock()
 	w, ok := s.workloads[id]
 	delete(s.workloads, id)
@@ -200,6 +221,9 @@ func (s *Supervisor) stopWorkload(ctx context.Context, w *workload) {
 
 // List returns the status of every workload, sorted by ID.
 func (s *Supervisor) List(ctx context.Context) ([]runtime.Status, error) {
+	if s.kube != nil {
+		return s.kube.list()
+	}
 	s.mu.Lock()
 	ws := make([]*workload, 0, len(s.workloads))
 	for _, w := range s.workloads {
@@ -227,6 +251,11 @@ func (s *Supervisor) Logs(ctx context.Context, q runtime.LogQuery, fn func(runti
 
 // Close stops every workload in parallel and refuses new ones.
 func (s *Supervisor) Close(ctx context.Context) error {
+	if s.kube != nil {
+		// The cluster keeps the apps running; the next node adopts them.
+		s.kube.close()
+		return s.logs.Close()
+	}
 	s.mu.Lock()
 	s.closed = true
 	ws := s.workloads

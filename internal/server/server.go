@@ -57,6 +57,10 @@ type Config struct {
 	// LogMaxAge is how long the node keeps the apps' log files after their
 	// last line: zero means node.DefaultLogMaxAge, a negative value no limit.
 	LogMaxAge time.Duration
+
+	// Kube runs the apps on a Kubernetes cluster (prosper up --kubernetes);
+	// nil runs them as processes of this machine.
+	Kube *node.KubeConfig
 }
 
 // Server is a running control plane.
@@ -184,7 +188,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startNode(ctx); err != nil {
 		return err
 	}
-	s.rollout = rollout.New(s.store, s.node, s.node, &build.Builder{GoCache: s.goCache()}, rollout.Options{
+	s.rollout = rollout.New(s.store, s.node, s.node, s.builder(), rollout.Options{
 		DataDir: s.cfg.DataDir, Warm: s.cfg.Warm, HealthTimeout: s.cfg.HealthTimeout,
 		RouterURL: s.routerURL, KeepReleases: s.cfg.KeepReleases,
 	}, s.log)
@@ -222,6 +226,14 @@ func (s *Server) startNode(ctx context.Context) error {
 	c := node.NewClient(s.cfg.DataDir)
 	info, err := c.Info(ctx)
 	if err == nil {
+		want := node.RuntimeProcesses
+		if s.cfg.Kube != nil {
+			want = node.RuntimeKubernetes
+		}
+		if info.Runtime != "" && info.Runtime != want {
+			return fmt.Errorf("the node of an earlier run (pid %d) runs the apps as %s, and this prosper up asks for %s: "+
+				"stop it first (kill %d), or run prosper up as before", info.PID, info.Runtime, want, info.PID)
+		}
 		if sameAddr(info.HTTPAddr, s.cfg.HTTPAddr) {
 			s.log.Info("adopted running node", "pid", info.PID, "router", info.HTTPAddr)
 			s.node, s.routerURL = c, "http://"+info.HTTPAddr
@@ -262,7 +274,33 @@ func (s *Server) nodeArgs(addr string) []string {
 	case s.cfg.LogMaxAge < 0:
 		args = append(args, "--log-max-age", "0") // no limit by age
 	}
+	if k := s.cfg.Kube; k != nil {
+		args = append(args, "--kubernetes", orText(k.Kubeconfig, "in-cluster"), "--registry", k.Registry)
+		if k.PullRegistry != "" {
+			args = append(args, "--registry-pull", k.PullRegistry)
+		}
+		if k.Insecure {
+			args = append(args, "--registry-insecure")
+		}
+	}
 	return args
+}
+
+// builder builds the apps. On Kubernetes Go apps are built without cgo: their
+// image has no C library.
+func (s *Server) builder() *build.Builder {
+	b := &build.Builder{GoCache: s.goCache()}
+	if s.cfg.Kube != nil {
+		b.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
+	return b
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // goCache is the Go build cache of app builds: the go command's own persistent
