@@ -89,11 +89,11 @@ type kubeBackend struct {
 	deps    appslisters.DeploymentLister
 	pods    corelisters.PodLister
 
-	mu       sync.Mutex
-	desired  map[string]*kubeWorkload  // by workload ID
-	indexes  map[string]map[string]int // workload name → pod name → replica index
-	follows  map[string]bool           // pod UID/restart count whose log is followed
-	tails    map[string][]string       // pod name → last lines of its last container
+	mu      sync.Mutex
+	desired map[string]*kubeWorkload  // by workload ID
+	indexes map[string]map[string]int // workload name → pod name → replica index
+	follows map[string]bool           // pod UID/restart count whose log is followed
+	tails   map[string][]string       // pod name → last lines of its last container
 
 	kick   chan struct{}
 	ctx    context.Context

@@ -285,4 +285,3 @@ func kubeGet(ctx context.Context, t *testing.T, url string) string {
 	}
 	return string(b)
 }
-
