@@ -89,11 +89,14 @@ type kubeBackend struct {
 	deps    appslisters.DeploymentLister
 	pods    corelisters.PodLister
 
-	mu      sync.Mutex
-	desired map[string]*kubeWorkload  // by workload ID
-	indexes map[string]map[string]int // workload name → pod name → replica index
-	follows map[string]bool           // pod UID/restart count whose log is followed
-	tails   map[string][]string       // pod name → last lines of its last container
+	mu       sync.Mutex
+	desired  map[string]*kubeWorkload  // by workload ID
+	indexes  map[string]map[string]int // workload name → pod name → replica index
+	follows  map[string]bool           // pod UID/restart count whose log is followed
+	tails    map[string][]string       // pod name → last lines of its last container
+	owners   map[string]string         // pod address → namespace/workload name
+	onChange func()                    // called (debounced) when pods change
+	changed  chan struct{}
 
 	kick   chan struct{}
 	ctx    context.Context
@@ -154,8 +157,9 @@ func newKubeBackend(ctx context.Context, cfg KubeConfig, sup *Supervisor, logger
 	k := &kubeBackend{
 		cfg: cfg, cs: cs, sup: sup, logger: logger,
 		desired: map[string]*kubeWorkload{}, indexes: map[string]map[string]int{},
-		follows: map[string]bool{}, tails: map[string][]string{},
-		kick: make(chan struct{}, 1), ctx: bctx, cancel: cancel,
+		follows: map[string]bool{}, tails: map[string][]string{}, owners: map[string]string{},
+		changed: make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1), ctx: bctx, cancel: cancel,
 	}
 	k.factory = informers.NewSharedInformerFactoryWithOptions(cs, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelManagedBy + "=" + managedBy }))
@@ -185,7 +189,85 @@ func newKubeBackend(ctx context.Context, cfg KubeConfig, sup *Supervisor, logger
 		}
 	}
 	k.wg.Go(k.reconcileLoop)
+	k.wg.Go(k.notifyLoop)
 	return k, nil
+}
+
+// setOnChange sets what to call when the pods change.
+func (k *kubeBackend) setOnChange(fn func()) {
+	k.mu.Lock()
+	k.onChange = fn
+	k.mu.Unlock()
+}
+
+// notifyLoop calls onChange after pods change, at most every 100 ms: a
+// rollout changes many pods at once.
+func (k *kubeBackend) notifyLoop() {
+	for {
+		select {
+		case <-k.ctx.Done():
+			return
+		case <-k.changed:
+		}
+		k.mu.Lock()
+		fn := k.onChange
+		k.mu.Unlock()
+		if fn != nil {
+			fn()
+		}
+		select {
+		case <-k.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// resolveAddrs replaces pod addresses by the current addresses of the
+// workloads whose pods had them: its ready pods, or, when none is ready, every
+// pod that has an address (the router tries another on a refused connection).
+// Addresses of no known pod are kept.
+func (k *kubeBackend) resolveAddrs(addrs []string) []string {
+	k.mu.Lock()
+	owners := map[string]bool{}
+	for _, a := range addrs {
+		if o := k.owners[a]; o != "" {
+			owners[o] = true
+		}
+	}
+	k.mu.Unlock()
+	if len(owners) == 0 {
+		return addrs
+	}
+	var ready, running []string
+	for o := range owners {
+		ns, name, _ := strings.Cut(o, "/")
+		pods, err := k.pods.Pods(ns).List(labels.SelectorFromSet(labels.Set{labelWorkload: name}))
+		if err != nil {
+			return addrs
+		}
+		for _, p := range pods {
+			if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
+				continue
+			}
+			a := p.Status.PodIP + ":" + strconv.Itoa(kubePort)
+			running = append(running, a)
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					ready = append(ready, a)
+				}
+			}
+		}
+	}
+	sort.Strings(ready)
+	sort.Strings(running)
+	switch {
+	case len(ready) > 0:
+		return ready
+	case len(running) > 0:
+		return running
+	}
+	return addrs
 }
 
 // wake asks the reconcile loop for a pass now.

@@ -24,8 +24,17 @@ import (
 // container instance (a restart is a new instance).
 func (k *kubeBackend) podChanged(o any) {
 	p, ok := o.(*corev1.Pod)
-	if !ok || p.DeletionTimestamp != nil {
+	if !ok {
 		return
+	}
+	k.podsChanged()
+	if p.DeletionTimestamp != nil {
+		return
+	}
+	if p.Status.PodIP != "" {
+		k.mu.Lock()
+		k.owners[p.Status.PodIP+":"+strconv.Itoa(kubePort)] = p.Namespace + "/" + p.Labels[labelWorkload]
+		k.mu.Unlock()
 	}
 	for _, c := range p.Status.ContainerStatuses {
 		if c.Name != containerName || c.State.Running == nil {
@@ -57,6 +66,7 @@ func (k *kubeBackend) podGone(o any) {
 	if !ok {
 		return
 	}
+	k.podsChanged()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.indexes[p.Labels[labelWorkload]], p.Name)
@@ -68,6 +78,14 @@ func (k *kubeBackend) podGone(o any) {
 		if strings.HasPrefix(key, string(p.UID)+"/") {
 			delete(k.follows, key)
 		}
+	}
+}
+
+// podsChanged wakes notifyLoop.
+func (k *kubeBackend) podsChanged() {
+	select {
+	case k.changed <- struct{}{}:
+	default:
 	}
 }
 

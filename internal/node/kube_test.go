@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,9 @@ func TestKubeRunsWorkloads(t *testing.T) {
 		t.Errorf("replicas %+v; want the tail of the crashed container", st.Replicas)
 	}
 
-	// Deleted by hand: the reconcile loop puts it back.
+	// Deleted by hand: the reconcile loop puts it back, and the old pods'
+	// addresses resolve to the new pods' for the router.
+	old := st.Endpoints()
 	if err := cs.AppsV1().Deployments("prosper-shop").Delete(ctx, "shop-v1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +164,14 @@ func TestKubeRunsWorkloads(t *testing.T) {
 		d, err := cs.AppsV1().Deployments("prosper-shop").Get(ctx, "shop-v1", metav1.GetOptions{})
 		return err == nil && d.DeletionTimestamp == nil
 	})
-	waitWorkload(ctx, t, sup, "shop-v1", func(st runtime.Status) bool { return st.Ready() && len(st.Replicas) == 2 })
+	st = waitWorkload(ctx, t, sup, "shop-v1", func(st runtime.Status) bool {
+		return st.Ready() && len(st.Replicas) == 2 && !slices.Contains(old, st.Endpoints()[0]) && !slices.Contains(old, st.Endpoints()[1])
+	})
+	waitFor(t, time.Minute, "the old addresses resolved to the new pods", func() bool {
+		got, want := sup.kube.resolveAddrs(old), st.Endpoints()
+		slices.Sort(want)
+		return slices.Equal(got, want)
+	})
 
 	// A second node adopts what runs: List sees it without being told.
 	other, err := NewSupervisor(SupervisorConfig{DataDir: t.TempDir(), Logger: logger, Kube: &KubeConfig{Kubeconfig: kubeconfig, Registry: reg}})

@@ -100,7 +100,8 @@ type node struct {
 	router  *router.Router
 	mirror  *mirrorHub
 
-	routesMu     sync.Mutex // serializes SetTable with writing routes.json
+	routesMu     sync.Mutex   // serializes SetTable with writing routes.json
+	given        router.Table // the table the control plane set; guarded by routesMu
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
 }
@@ -191,8 +192,9 @@ func Run(ctx context.Context, cfg Config) error {
 		mirror:   newMirrorHub(cfg.Logger, cfg.MirrorBuffer),
 		shutdown: make(chan struct{}),
 	}
-	if cfg.Kube != nil {
+	if sup.kube != nil {
 		n.info.Runtime = RuntimeKubernetes
+		sup.kube.setOnChange(n.reresolve)
 	}
 	n.router.SetMirrorSink(n.mirror.publish)
 	if err := n.loadRoutes(); err != nil {

@@ -15,10 +15,11 @@ import (
 func (n *node) setRoutes(t router.Table) error {
 	n.routesMu.Lock()
 	defer n.routesMu.Unlock()
-	if err := n.router.SetTable(t); err != nil {
+	if err := n.router.SetTable(n.resolve(t)); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(n.router.Table(), "", "  ")
+	n.given = t
+	b, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode routes: %w", err)
 	}
@@ -42,8 +43,46 @@ func (n *node) loadRoutes() error {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := n.router.SetTable(t); err != nil {
+	n.routesMu.Lock()
+	defer n.routesMu.Unlock()
+	if err := n.router.SetTable(n.resolve(t)); err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
+	n.given = t
 	return nil
+}
+
+// resolve returns the table the router serves for the table t the control
+// plane gave. On Kubernetes a pod replaced (deleted, evicted, its node gone)
+// comes back with another address, and the control plane's addresses would
+// go stale until the next deploy: each address is replaced by the current
+// addresses of the workload whose pod had it. Callers hold routesMu.
+func (n *node) resolve(t router.Table) router.Table {
+	k := n.sup.kube
+	if k == nil {
+		return t
+	}
+	out := router.Table{Routes: make([]router.Route, len(t.Routes))}
+	for i, r := range t.Routes {
+		r.Backends = append([]router.Backend(nil), r.Backends...)
+		for j := range r.Backends {
+			r.Backends[j].Addrs = k.resolveAddrs(r.Backends[j].Addrs)
+		}
+		if r.Mirror != nil {
+			m := *r.Mirror
+			m.Addrs = k.resolveAddrs(m.Addrs)
+			r.Mirror = &m
+		}
+		out.Routes[i] = r
+	}
+	return out
+}
+
+// reresolve serves the given table again with the pods' current addresses.
+func (n *node) reresolve() {
+	n.routesMu.Lock()
+	defer n.routesMu.Unlock()
+	if err := n.router.SetTable(n.resolve(n.given)); err != nil {
+		n.logger.Warn("update the routes to the pods' addresses", "err", err)
+	}
 }
