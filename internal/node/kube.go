@@ -226,8 +226,9 @@ func (k *kubeBackend) notifyLoop() {
 // resolveAddrs replaces pod addresses by the current addresses of the
 // workloads whose pods had them: its ready pods, or, when none is ready, every
 // pod that has an address (the router tries another on a refused connection).
-// Addresses of no known pod are kept.
-func (k *kubeBackend) resolveAddrs(addrs []string) []string {
+// When no address is of a known pod, the pods of the workload with ID
+// fallback are taken; failing that, addrs are kept.
+func (k *kubeBackend) resolveAddrs(addrs []string, fallback string) []string {
 	k.mu.Lock()
 	owners := map[string]bool{}
 	for _, a := range addrs {
@@ -236,6 +237,11 @@ func (k *kubeBackend) resolveAddrs(addrs []string) []string {
 		}
 	}
 	k.mu.Unlock()
+	if len(owners) == 0 {
+		if d := k.deploymentOf(fallback); d != nil {
+			owners[d.Namespace+"/"+d.Name] = true
+		}
+	}
 	if len(owners) == 0 {
 		return addrs
 	}

@@ -168,7 +168,7 @@ func TestKubeRunsWorkloads(t *testing.T) {
 		return st.Ready() && len(st.Replicas) == 2 && !slices.Contains(old, st.Endpoints()[0]) && !slices.Contains(old, st.Endpoints()[1])
 	})
 	waitFor(t, time.Minute, "the old addresses resolved to the new pods", func() bool {
-		got, want := sup.kube.resolveAddrs(old), st.Endpoints()
+		got, want := sup.kube.resolveAddrs(old, ""), st.Endpoints()
 		slices.Sort(want)
 		return slices.Equal(got, want)
 	})

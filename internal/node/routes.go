@@ -56,7 +56,9 @@ func (n *node) loadRoutes() error {
 // plane gave. On Kubernetes a pod replaced (deleted, evicted, its node gone)
 // comes back with another address, and the control plane's addresses would
 // go stale until the next deploy: each address is replaced by the current
-// addresses of the workload whose pod had it. Callers hold routesMu.
+// addresses of the workload whose pod had it, or, for a backend given no
+// address (its pods had none yet), of the release's workload by its ID
+// (rollout.WorkloadID). Callers hold routesMu.
 func (n *node) resolve(t router.Table) router.Table {
 	k := n.sup.kube
 	if k == nil {
@@ -66,11 +68,11 @@ func (n *node) resolve(t router.Table) router.Table {
 	for i, r := range t.Routes {
 		r.Backends = append([]router.Backend(nil), r.Backends...)
 		for j := range r.Backends {
-			r.Backends[j].Addrs = k.resolveAddrs(r.Backends[j].Addrs)
+			r.Backends[j].Addrs = k.resolveAddrs(r.Backends[j].Addrs, fmt.Sprintf("%s-v%d", r.App, r.Backends[j].Release))
 		}
 		if r.Mirror != nil {
 			m := *r.Mirror
-			m.Addrs = k.resolveAddrs(m.Addrs)
+			m.Addrs = k.resolveAddrs(m.Addrs, fmt.Sprintf("%s-v%d-candidate", r.App, m.Release))
 			r.Mirror = &m
 		}
 		out.Routes[i] = r

@@ -233,7 +233,9 @@ func (m *Manager) pushRoutes(ctx context.Context, override map[string]int) error
 func addrs(st runtime.Status) []string {
 	var out []string
 	for _, r := range st.Replicas {
-		out = append(out, r.Addr)
+		if r.Addr != "" { // a pod not yet given an address
+			out = append(out, r.Addr)
+		}
 	}
 	return out
 }
