@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/prosperhq/prosper/internal/kubetest"
+	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/store"
 )
 
@@ -134,6 +137,21 @@ func TestKubernetesRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Until the old pods are gone they may still answer: wait for that first.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		left := 0
+		for _, pod := range pods.Items {
+			if _, err := cs.CoreV1().Pods("prosper-notes").Get(ctx, pod.Name, metav1.GetOptions{}); err == nil {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deleted pods still there after a minute", left)
+		}
+	}
 	p.waitBody("notes", "/healthz", "ok", 90*time.Second)
 
 	// The control plane killed: the router keeps serving; a new one adopts
@@ -153,6 +171,40 @@ func TestKubernetesRuntime(t *testing.T) {
 	}
 	if live != 1 {
 		t.Errorf("live release after the restart: v%d; want v1", live)
+	}
+
+	// The router (the node process) killed: the control plane starts another,
+	// which finds the pods where the cluster kept them running.
+	info, err := node.NewClient(p.dataDir).Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(info.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitBody("notes", "/healthz", "ok", 30*time.Second)
+
+	// The API server unreachable for 30 s: live traffic keeps flowing, since
+	// the router needs nothing from it; then a deploy works again.
+	thaw := n.Freeze(t)
+	served, failed := 0, []string{}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		code, _, _, err := p.get("notes", "/api/notes")
+		if err != nil || code != 200 {
+			failed = append(failed, fmt.Sprintf("%d %v", code, err))
+			continue
+		}
+		served++
+	}
+	thaw()
+	if len(failed) > 0 || served < 100 {
+		t.Errorf("with the API server away for 30 s: %d served, %d failed %v", served, len(failed), failed[:min(5, len(failed))])
+	}
+	r.write("handlers.go", readFile(t, filepath.Join("..", "..", "examples", "go-notes", "handlers.go"))+"\n// v4\n")
+	r.commit("v4")
+	out, err = r.push(p.remote("notes"), "main")
+	if err != nil || !strings.Contains(out, "v4 is live") {
+		t.Errorf("push after the API server came back: %v\n%s", err, out)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,23 @@ type APIServer struct {
 	Kubeconfig string
 	// Dir holds the server's files: etcd data, keys, logs.
 	Dir string
+
+	proc *process
+}
+
+// Freeze makes the API server unreachable the way a network partition does:
+// its process is stopped (SIGSTOP), so connections hang rather than fail
+// fast, until thaw is called (also at the test's end).
+func (s *APIServer) Freeze(t testing.TB) (thaw func()) {
+	t.Helper()
+	pid := s.proc.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("kubetest: freeze the API server: %v", err)
+	}
+	var once sync.Once
+	thaw = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
+	t.Cleanup(thaw)
+	return thaw
 }
 
 // BinDir is the directory holding the testbed's Kubernetes binaries: $PROSPER_KUBE_DIR/bin,
@@ -283,7 +301,7 @@ func startAPIServer(t testing.TB, bin, dir, etcdURL string) (*APIServer, error) 
 	if err := os.WriteFile(kubeconfig, []byte(kubeconfigFor(cfg.Host, token)), 0o600); err != nil {
 		return nil, fmt.Errorf("write kubeconfig: %w", err)
 	}
-	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, Dir: dir}, nil
+	return &APIServer{Config: cfg, Kubeconfig: kubeconfig, Dir: dir, proc: p}, nil
 }
 
 // poll calls ready every 100 ms until it returns true, the child exits or the

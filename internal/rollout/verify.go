@@ -305,6 +305,7 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 	for _, sc := range scenarios {
 		names = append(names, sc.Name)
 	}
+	s.figures.ExpectBots(names...)
 	m.event(ctx, "verify.started", app, rel.Version, map[string]any{
 		"live": live.Version, "mirror_percent": s.percent, "window_seconds": window.Seconds(),
 		"min_requests": minReqs, "bots": names})
@@ -373,7 +374,7 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 		s.settleReads(false)
 		el := s.elapsed()
 		if !s.isPaused() && el >= s.window {
-			if f := s.figures.Figures(); f.Requests >= s.minReqs || el >= maxWait {
+			if f := s.figures.Figures(); (f.Requests >= s.minReqs && botsJudged(f)) || el >= maxWait {
 				return s.verdict(), "gates", nil
 			}
 		}
@@ -382,6 +383,17 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 			say(out, "-----> verifying v%d · %s of %s · %s", s.candidate.Version, el.Round(time.Second), s.window, progress(s))
 		}
 	}
+}
+
+// botsJudged reports whether every journey has said something about the
+// candidate; until then the verdict waits, up to its longest wait.
+func botsJudged(f verify.Figures) bool {
+	for _, b := range f.Bots {
+		if !b.Judged() {
+			return false
+		}
+	}
+	return true
 }
 
 // progress sums up the figures so far in one line.

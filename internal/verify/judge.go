@@ -135,8 +135,13 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 
 	runs, passed := 0, 0
 	var reasons []string
+	missing := false
 	for _, b := range f.Bots {
-		if b.CandidateRuns == 0 {
+		if !b.Judged() {
+			missing = true
+			reasons = append(reasons, fmt.Sprintf("bots: journey %q has no run judged on the candidate (%d runs on live): "+
+				"missing data is never a pass; give verify.window more time or run the journey more often (every: in its file)",
+				b.Scenario, b.LiveRuns))
 			continue
 		}
 		if b.LiveFailures > 0 && b.LiveFailures == b.LiveRuns {
@@ -154,9 +159,12 @@ func Judge(f Figures, d Differences, g Gates, minRequests int) Verdict {
 			reasons = append(reasons, s)
 		}
 	}
-	if runs > 0 {
-		rate := float64(passed) / float64(runs)
-		add(GateResult{Name: GateBots, Passed: rate >= g.Bots-1e-9,
+	if runs > 0 || missing {
+		rate := 0.0
+		if runs > 0 {
+			rate = float64(passed) / float64(runs)
+		}
+		add(GateResult{Name: GateBots, Passed: !missing && rate >= g.Bots-1e-9,
 			Candidate: fmt.Sprintf("%d/%d passed", passed, runs), Threshold: Pct(g.Bots)}, reasons...)
 	}
 	return v

@@ -90,6 +90,24 @@ func TestJudgeBotsAndRestarts(t *testing.T) {
 		t.Errorf("a journey failing on live too is blamed on the candidate: %q", all)
 	}
 
+	// A journey expected but never judged on the candidate is missing data:
+	// the gate fails; one that fails on live too is not the candidate's.
+	w = window(20, Answer{Status: 200}, Answer{Status: 200})
+	w.ExpectBots("book", "legacy", "quiet")
+	w.BotRun("live", "book", true, "", "")
+	w.BotRun("live", "legacy", false, "step 1: status 404", "")
+	v = Judge(w.Figures(), Differences{Total: 20}, DefaultGates(), 10)
+	all = strings.Join(v.Reasons, "\n")
+	if v.Passed || !strings.Contains(all, `journey "book" has no run judged on the candidate (1 runs on live)`) ||
+		!strings.Contains(all, `journey "quiet" has no run judged`) || strings.Contains(all, "legacy") {
+		t.Fatalf("verdict with journeys never judged: %+v", v)
+	}
+	w.BotRun("candidate", "book", true, "", "")
+	w.BotRun("candidate", "quiet", true, "", "")
+	if v = Judge(w.Figures(), Differences{Total: 20}, DefaultGates(), 10); !v.Passed {
+		t.Fatalf("verdict once every journey is judged: %+v", v)
+	}
+
 	w = window(20, Answer{Status: 200}, Answer{Status: 200})
 	w.Restarts(2, "exit status 2")
 	v = Judge(w.Figures(), Differences{Total: 20}, DefaultGates(), 10)

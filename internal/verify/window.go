@@ -115,6 +115,26 @@ type BotStat struct {
 	Cost string `json:"cost,omitempty"`
 }
 
+// ExpectBots names the journeys the window must see judged on the
+// candidate: each is reported, with zero runs until it has some, so that a
+// journey that never completed is missing data, which Judge fails, rather
+// than a journey nobody knew about.
+func (w *Window) ExpectBots(scenarios ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, sc := range scenarios {
+		if w.bots[sc] == nil {
+			w.bots[sc] = &BotStat{Scenario: sc}
+		}
+	}
+}
+
+// Judged reports whether a journey says something about the candidate: it has
+// runs judged there, or it fails on live too (then it never will).
+func (b BotStat) Judged() bool {
+	return b.CandidateRuns > 0 || (b.LiveRuns > 0 && b.LiveFailures == b.LiveRuns)
+}
+
 // BotRun records one journey's outcome on the "live" or "candidate" side.
 func (w *Window) BotRun(side, scenario string, passed bool, reason, cost string) {
 	w.mu.Lock()
