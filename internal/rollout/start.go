@@ -118,6 +118,9 @@ func CrashWords(st runtime.Status) string {
 		if r.LastExit == "" {
 			continue
 		}
+		if strings.HasPrefix(r.LastExit, "could not start") {
+			return "its container " + r.LastExit // on Kubernetes: an image pull or config error
+		}
 		times := fmt.Sprintf("%d times", r.Restarts)
 		if r.Restarts == 1 {
 			times = "once"
