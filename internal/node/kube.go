@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -52,6 +53,10 @@ type KubeConfig struct {
 	PullRegistry string
 	// Insecure pushes over plain HTTP (loopback registries always are).
 	Insecure bool
+	// Instance names this prosper among others using the same cluster: only
+	// its own workloads are listed, adopted or changed. Empty means the one in
+	// DATA_DIR/kube-instance, created at the first start.
+	Instance string
 	// Resync is how often every workload is applied again, so that anything
 	// changed or deleted by hand converges back; 0 means 30 s. A deleted
 	// Deployment is recreated at once, without waiting for it.
@@ -68,6 +73,7 @@ const (
 	labelComponent = "app.kubernetes.io/component"
 	labelRelease   = "prosper.dev/release"
 	labelWorkload  = "prosper.dev/workload"
+	labelOwner     = "prosper.dev/instance"
 	annoWorkloadID = "prosper.dev/workload-id"
 	annoApp        = "prosper.dev/app"
 	managedBy      = "prosper"
@@ -132,9 +138,16 @@ func restConfig(path string) (*rest.Config, error) {
 
 // newKubeBackend connects to the cluster and fills its caches; it fails when
 // the API server does not answer, with what to check.
-func newKubeBackend(ctx context.Context, cfg KubeConfig, sup *Supervisor, logger *slog.Logger) (*kubeBackend, error) {
+func newKubeBackend(ctx context.Context, cfg KubeConfig, sup *Supervisor, dataDir string, logger *slog.Logger) (*kubeBackend, error) {
 	if cfg.Registry == "" {
 		return nil, errors.New("kubernetes: a registry is required (--registry HOST:PORT) to push release images to")
+	}
+	if cfg.Instance == "" {
+		id, err := instanceID(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Instance = id
 	}
 	if cfg.Resync <= 0 {
 		cfg.Resync = 30 * time.Second
@@ -162,7 +175,9 @@ func newKubeBackend(ctx context.Context, cfg KubeConfig, sup *Supervisor, logger
 		kick:    make(chan struct{}, 1), ctx: bctx, cancel: cancel,
 	}
 	k.factory = informers.NewSharedInformerFactoryWithOptions(cs, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = labelManagedBy + "=" + managedBy }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = labelManagedBy + "=" + managedBy + "," + labelOwner + "=" + cfg.Instance
+		}))
 	depInf := k.factory.Apps().V1().Deployments()
 	podInf := k.factory.Core().V1().Pods()
 	k.deps, k.pods = depInf.Lister(), podInf.Lister()
@@ -319,6 +334,9 @@ func (k *kubeBackend) start(ctx context.Context, spec runtime.Spec) error {
 		}
 	}
 	w := k.objects(spec, ref, cmd)
+	if err := k.checkOwner(ctx, w); err != nil {
+		return err
+	}
 	if err := k.apply(ctx, w); err != nil {
 		return fmt.Errorf("start workload %s on Kubernetes: %w", spec.ID, err)
 	}
@@ -327,6 +345,41 @@ func (k *kubeBackend) start(ctx context.Context, spec runtime.Spec) error {
 	k.mu.Unlock()
 	k.logger.Info("workload applied", "workload", spec.ID, "namespace", w.ns, "image", ref, "replicas", spec.Replicas)
 	return nil
+}
+
+// checkOwner refuses to take over a Deployment another prosper made (two
+// prosper installs on one cluster with an app of the same name): server-side
+// apply would silently make it ours.
+func (k *kubeBackend) checkOwner(ctx context.Context, w *kubeWorkload) error {
+	d, err := k.cs.AppsV1().Deployments(w.ns).Get(ctx, w.deploy.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start workload %s on Kubernetes: %w", w.spec.ID, err)
+	}
+	if owner := d.Labels[labelOwner]; owner != k.cfg.Instance {
+		return fmt.Errorf("start workload %s: the Deployment %s/%s belongs to another prosper (instance %q, this one is %q): "+
+			"give the app another name, or use another cluster", w.spec.ID, w.ns, w.deploy.Name, owner, k.cfg.Instance)
+	}
+	return nil
+}
+
+// instanceID reads DATA_DIR/kube-instance, creating it with a random ID.
+func instanceID(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "kube-instance")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 6)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("kubernetes: save this prosper's instance ID: %w", err)
+	}
+	return id, nil
 }
 
 // stop deletes the workload's objects; its pods go with its Deployment.
@@ -552,7 +605,7 @@ func (k *kubeBackend) objects(spec runtime.Spec, ref string, cmd []string) *kube
 	}
 	lbl := map[string]string{
 		labelName: dnsLabel(spec.App), labelInstance: name, labelVersion: "v" + strconv.Itoa(spec.Release),
-		labelManagedBy: managedBy, labelPartOf: "prosper", labelComponent: component,
+		labelManagedBy: managedBy, labelPartOf: "prosper", labelComponent: component, labelOwner: k.cfg.Instance,
 		labelRelease: strconv.Itoa(spec.Release), labelWorkload: name,
 	}
 	anno := map[string]string{annoWorkloadID: spec.ID, annoApp: spec.App}

@@ -173,8 +173,11 @@ func TestKubeRunsWorkloads(t *testing.T) {
 		return slices.Equal(got, want)
 	})
 
-	// A second node adopts what runs: List sees it without being told.
-	other, err := NewSupervisor(SupervisorConfig{DataDir: t.TempDir(), Logger: logger, Kube: &KubeConfig{Kubeconfig: kubeconfig, Registry: reg}})
+	// A second node of the same prosper adopts what runs: List sees it
+	// without being told. Another prosper on the cluster sees nothing of it
+	// and cannot take it over.
+	other, err := NewSupervisor(SupervisorConfig{DataDir: t.TempDir(), Logger: logger,
+		Kube: &KubeConfig{Kubeconfig: kubeconfig, Registry: reg, Instance: sup.kube.cfg.Instance}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +185,16 @@ func TestKubeRunsWorkloads(t *testing.T) {
 	other.Close(ctx)
 	if err != nil || len(seen) != 1 || seen[0].ID != "shop-v1" || seen[0].App != "shop" || seen[0].Release != 1 {
 		t.Errorf("a new node lists %+v, %v; want shop-v1", seen, err)
+	}
+	stranger, err := NewSupervisor(SupervisorConfig{DataDir: t.TempDir(), Logger: logger, Kube: &KubeConfig{Kubeconfig: kubeconfig, Registry: reg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, _ = stranger.List(ctx)
+	err = stranger.Start(ctx, spec)
+	stranger.Close(ctx)
+	if len(seen) != 0 || err == nil || !strings.Contains(err.Error(), "belongs to another prosper") {
+		t.Errorf("another prosper lists %+v and starts shop-v1 with %v; want nothing listed and a refusal", seen, err)
 	}
 
 	if err := sup.Stop(ctx, "shop-v1"); err != nil {

@@ -106,7 +106,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 		workloads:   make(map[string]*workload),
 	}
 	if cfg.Kube != nil {
-		s.kube, err = newKubeBackend(context.Background(), *cfg.Kube, s, cfg.Logger)
+		s.kube, err = newKubeBackend(context.Background(), *cfg.Kube, s, cfg.DataDir, cfg.Logger)
 		if err != nil {
 			logs.Close()
 			return nil, err
