@@ -23,16 +23,18 @@ type Chart struct {
 	// are ready (host network, tolerating the uninitialized taint): the cloud
 	// controller manager is what makes them ready.
 	Bootstrap bool
+	// Content, when set, gives the chart's .tgz archive, which the HelmChart
+	// carries (spec.chartContent) instead of naming a Repo to fetch it from:
+	// prosper's own chart, built into the binary.
+	Content func() ([]byte, error)
 
 	enabled func(clusterfile.Cluster) bool
 	values  func(c clusterfile.Cluster, p placement) map[string]any
 }
 
 // charts is the one table of pinned charts, in install order (the CloudNativePG
-// operator before the PostgreSQL cluster it serves).
-//
-// Prosper's own chart (control plane and router) comes with the Kubernetes-runtime
-// issue and is added here as one more row; nothing else changes.
+// operator before the PostgreSQL cluster it serves, both and the registry before
+// prosper's own chart, which uses them).
 var charts = []Chart{
 	{
 		// JetStream needs a PVC per server; nats-box (a debugging shell) stays out.
@@ -78,6 +80,7 @@ var charts = []Chart{
 		enabled: func(c clusterfile.Cluster) bool { return c.Spec.Platform.Logs },
 		values:  logsValues,
 	},
+	prosperChart,
 }
 
 // Charts lists the pinned charts, enabled or not, in install order: the cloud

@@ -1,13 +1,14 @@
 // Package platform renders the platform stack of a cluster (NATS, PostgreSQL with
-// continuous backup, a container registry, metrics and logs storage) as k3s
-// helm-controller HelmChart resources, one per enabled component, each pinned to an
-// exact chart version with values rendered from the cluster file.
+// continuous backup, a container registry, metrics and logs storage, and prosper
+// itself) as k3s helm-controller HelmChart resources, one per enabled component,
+// each pinned to an exact chart version with values rendered from the cluster file.
 //
 // The manifests can be uploaded to k3s's auto-deploy directory
 // (/var/lib/rancher/k3s/server/manifests/) or applied through the API with Apply.
 package platform
 
 import (
+	"encoding/base64"
 	"fmt"
 
 	"github.com/goccy/go-yaml"
@@ -93,12 +94,15 @@ func namespaceManifest(c clusterfile.Cluster) (Manifest, error) {
 
 // helmChartSpec holds the fields of helm.cattle.io/v1 HelmChart that prosper sets.
 type helmChartSpec struct {
-	Repo            string `yaml:"repo"`
+	Repo            string `yaml:"repo,omitempty"`
 	Chart           string `yaml:"chart"`
 	Version         string `yaml:"version"`
 	TargetNamespace string `yaml:"targetNamespace"`
 	Bootstrap       bool   `yaml:"bootstrap,omitempty"`
 	ValuesContent   string `yaml:"valuesContent"`
+	// ChartContent is the base64 of the chart's archive, for a chart that no
+	// repository serves; it overrides Repo.
+	ChartContent string `yaml:"chartContent,omitempty"`
 }
 
 func helmChart(c clusterfile.Cluster, ch Chart, values map[string]any) ([]byte, error) {
@@ -109,6 +113,14 @@ func helmChart(c clusterfile.Cluster, ch Chart, values map[string]any) ([]byte, 
 	target := ch.TargetNamespace
 	if target == "" {
 		target = Namespace
+	}
+	var content string
+	if ch.Content != nil {
+		archive, err := ch.Content()
+		if err != nil {
+			return nil, err
+		}
+		content = base64.StdEncoding.EncodeToString(archive)
 	}
 	return yaml.MarshalWithOptions(struct {
 		APIVersion string        `yaml:"apiVersion"`
@@ -122,6 +134,7 @@ func helmChart(c clusterfile.Cluster, ch Chart, values map[string]any) ([]byte, 
 		Spec: helmChartSpec{
 			Repo: ch.Repo, Chart: ch.Chart, Version: ch.Version,
 			TargetNamespace: target, Bootstrap: ch.Bootstrap, ValuesContent: string(vals),
+			ChartContent: content,
 		},
 	}, yaml.UseLiteralStyleIfMultiline(true))
 }

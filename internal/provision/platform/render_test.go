@@ -119,8 +119,8 @@ func TestValuesAndPlacement(t *testing.T) {
 		platformPool bool
 		components   []string
 	}{
-		{"example", true, []string{"hcloud-ccm", "hcloud-csi", "nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs"}},
-		{"ssh", false, []string{"nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs"}},
+		{"example", true, []string{"hcloud-ccm", "hcloud-csi", "nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs", "prosper"}},
+		{"ssh", false, []string{"nats", "cloudnative-pg", "postgres", "registry", "metrics", "logs", "prosper"}},
 		{"minimal", false, nil},
 	}
 	for _, tt := range tests {
@@ -185,6 +185,12 @@ func TestChartsPinned(t *testing.T) {
 		seen[c.Name] = true
 		if c.Version == "" || strings.ContainsAny(c.Version, "^~*<>=x ") || strings.HasPrefix(c.Version, "v") {
 			t.Errorf("%s: version %q is not an exact version", c.Name, c.Version)
+		}
+		if c.Content != nil {
+			if c.Repo != "" {
+				t.Errorf("%s: both a repo and the chart's content", c.Name)
+			}
+			continue
 		}
 		if !strings.HasPrefix(c.Repo, "https://") {
 			t.Errorf("%s: repo %q is not an https URL", c.Name, c.Repo)
