@@ -41,29 +41,63 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error: -runs and -rate must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*runs, *rate); err != nil {
+	r, err := bench(config{runs: *runs, rate: *rate})
+	if err == nil {
+		r.print(os.Stdout)
+		err = r.check()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs, rate int) error {
+// config is one bench: how many runs, how much traffic, and how prosper runs
+// the apps.
+type config struct {
+	runs, rate int
+	// up are extra `prosper up` arguments, such as --kubernetes.
+	up []string
+	// buildEnv is added to the environment of the `go build` floor, so that
+	// it builds as prosper does in that mode (CGO_ENABLED=0 on Kubernetes).
+	buildEnv []string
+}
+
+// result is what one bench measured.
+type result struct {
+	runs, rate int
+	warmUp     float64 // the first push, not verified
+	samples    []sample
+	rejections []string
+	// User traffic over the whole bench.
+	sent, failed int
+	failures     []string
+	// Idle footprint after the runs, MB RSS.
+	upRSS, nodeRSS float64
+}
+
+// bench starts prosper, pushes the example once to warm up, then cfg.runs
+// changes under user traffic, and ends with the idle footprint. It runs from
+// the repository's root. A rejected push is a result, not an error: r.check
+// tells it.
+func bench(cfg config) (r result, err error) {
+	r.runs, r.rate = cfg.runs, cfg.rate
 	tmp, err := os.MkdirTemp("", "prosper-bench")
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer os.RemoveAll(tmp)
-	p, err := startPlatform(tmp)
+	p, err := startPlatform(tmp, cfg.up...)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer p.stop()
 	if _, err := p.cli("app", "create", app); err != nil {
-		return err
+		return r, err
 	}
 	work := filepath.Join(tmp, app)
 	if out, err := exec.Command("cp", "-r", "examples/go-notes", work).CombinedOutput(); err != nil {
-		return fmt.Errorf("copy example: %v\n%s", err, out)
+		return r, fmt.Errorf("copy example: %v\n%s", err, out)
 	}
 	git := func(args ...string) *exec.Cmd {
 		return exec.Command("git", append([]string{"-C", work, "-c", "user.name=bench", "-c", "user.email=bench@prosper.invalid"}, args...)...)
@@ -75,38 +109,34 @@ func run(runs, rate int) error {
 		return nil
 	}
 	if err := gitRun("init", "--quiet", "--initial-branch=main"); err != nil {
-		return err
+		return r, err
 	}
 	mainGo := filepath.Join(work, "main.go")
 	src, err := os.ReadFile(mainGo)
 	if err != nil {
-		return err
+		return r, err
 	}
 	greetingLine := regexp.MustCompile(`const greeting = ".*"`)
 	if !greetingLine.Match(src) {
-		return fmt.Errorf("examples/go-notes/main.go has no `const greeting = \"...\"` line to edit")
+		return r, fmt.Errorf("examples/go-notes/main.go has no `const greeting = \"...\"` line to edit")
 	}
 
-	var (
-		samples    []sample
-		rejections []string
-		users      *traffic
-	)
+	var users *traffic
 	defer func() {
 		if users != nil {
 			users.end()
 		}
 	}()
-	for i := 0; i <= runs; i++ {
+	for i := 0; i <= cfg.runs; i++ {
 		text := fmt.Sprintf("%s, change %d", greeting, i)
 		if err := os.WriteFile(mainGo, greetingLine.ReplaceAll(src, []byte(`const greeting = "`+text+`"`)), 0o644); err != nil {
-			return err
+			return r, err
 		}
 		if err := gitRun("add", "-A"); err != nil {
-			return err
+			return r, err
 		}
 		if err := gitRun("commit", "--quiet", "-m", text, "-m", expectChange); err != nil {
-			return err
+			return r, err
 		}
 		var sentBefore, failedBefore int
 		if users != nil {
@@ -116,12 +146,12 @@ func run(runs, rate int) error {
 		push := git("push", p.gitRemote(app), "main")
 		stderr, err := push.StderrPipe()
 		if err != nil {
-			return err
+			return r, err
 		}
 		push.Stdout = io.Discard
 		start := time.Now()
 		if err := push.Start(); err != nil {
-			return err
+			return r, err
 		}
 		watch := newPushWatch(start)
 		followed := make(chan struct{})
@@ -140,13 +170,14 @@ func run(runs, rate int) error {
 			// compare it with. It warms the build cache.
 			pushed, err := pushDone()
 			if err != nil {
-				return err
+				return r, err
 			}
 			if _, err := waitLive(p.routerURL, text, start); err != nil {
-				return err
+				return r, err
 			}
+			r.warmUp = pushed.Seconds()
 			fmt.Printf("warm-up push (first release, first build of the example): %.2fs\n\n", pushed.Seconds())
-			users = startTraffic(p.routerURL, host, greeting, rate)
+			users = startTraffic(p.routerURL, host, greeting, cfg.rate)
 			continue
 		}
 
@@ -156,24 +187,24 @@ func run(runs, rate int) error {
 			// counted and the next run pushes the next change.
 			pushDone() // fails; the output then holds every reason
 			rej.output = watch.output()
-			rejections = append(rejections, fmt.Sprintf("run %d, v%d: %s", i, rej.version, strings.Join(rej.reasons(), "; ")))
+			r.rejections = append(r.rejections, fmt.Sprintf("run %d, v%d: %s", i, rej.version, strings.Join(rej.reasons(), "; ")))
 			fmt.Printf("run %d: v%d REJECTED after %.2fs: %s\n", i, rej.version, time.Since(start).Seconds(), strings.Join(rej.reasons(), "; "))
 			continue
 		}
 		if err != nil {
-			return err
+			return r, err
 		}
 		live, err := waitLive(p.routerURL, text, start)
 		if err != nil {
-			return err
+			return r, err
 		}
 		pushed, err := pushDone()
 		if err != nil {
-			return err
+			return r, err
 		}
 		s := sample{promoted: promotedAt.Seconds(), live: live.Seconds(), pushed: pushed.Seconds()}
 		if err := readRecords(p, version, &s); err != nil {
-			return err
+			return r, err
 		}
 		sent, failed := users.counts()
 		s.users, s.failed = sent-sentBefore, failed-failedBefore
@@ -184,42 +215,37 @@ func run(runs, rate int) error {
 		gb := time.Now()
 		b := exec.Command("go", "build", "-buildvcs=false", "-ldflags=-s -w", "-o", filepath.Join(tmp, "floor"), ".")
 		b.Dir = work
+		if len(cfg.buildEnv) > 0 {
+			b.Env = append(os.Environ(), cfg.buildEnv...)
+		}
 		if out, err := b.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build floor: %v\n%s", err, out)
+			return r, fmt.Errorf("go build floor: %v\n%s", err, out)
 		}
 		s.goBuild = time.Since(gb).Seconds()
-		samples = append(samples, s)
+		r.samples = append(r.samples, s)
 		printRun(os.Stdout, i, s)
 	}
-	sent, failed, failures := users.end()
+	r.sent, r.failed, r.failures = users.end()
 	users = nil
-	if len(samples) > 0 {
-		printSummary(os.Stdout, samples)
-	}
-	fmt.Printf("verdicts: %d promoted, %d rejected\n", len(samples), len(rejections))
-	for _, r := range rejections {
-		fmt.Printf("  rejected: %s\n", r)
-	}
-	fmt.Printf("user traffic over the whole bench (%d req/s): %d requests, %d failed\n", rate, sent, failed)
-	for _, f := range failures {
-		fmt.Printf("  failed: %s\n", f)
-	}
 
 	// Idle footprint: let the platform settle, then read resident memory. The
 	// live release's bot journey goes on meanwhile, as it would in production.
 	time.Sleep(5 * time.Second)
 	pid, err := nodePID(p.data)
 	if err != nil {
-		return err
+		return r, err
 	}
-	upRSS, nodeRSS := rssMB(p.up.Process.Pid), rssMB(pid)
-	fmt.Printf("\nidle footprint with the example live: control plane %.1f MB + node (router, supervisor) %.1f MB = %.1f MB RSS (target <= 80 MB)\n",
-		upRSS, nodeRSS, upRSS+nodeRSS)
-	if failed > 0 {
-		return fmt.Errorf("%d of %d user requests failed", failed, sent)
+	r.upRSS, r.nodeRSS = rssMB(p.up.Process.Pid), rssMB(pid)
+	return r, nil
+}
+
+// check fails a bench in which a user request failed or a push was rejected.
+func (r result) check() error {
+	if r.failed > 0 {
+		return fmt.Errorf("%d of %d user requests failed", r.failed, r.sent)
 	}
-	if len(rejections) > 0 {
-		return fmt.Errorf("%d of %d pushes were rejected in mirror production", len(rejections), runs)
+	if len(r.rejections) > 0 {
+		return fmt.Errorf("%d of %d pushes were rejected in mirror production", len(r.rejections), r.runs)
 	}
 	return nil
 }

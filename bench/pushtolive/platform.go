@@ -23,13 +23,15 @@ type platform struct {
 	up                *exec.Cmd
 }
 
-// startPlatform builds prosper into tmp and starts it.
-func startPlatform(tmp string) (*platform, error) {
+// startPlatform builds prosper into tmp and starts it, with the extra `prosper
+// up` arguments given (--kubernetes KUBECONFIG --registry HOST:PORT).
+func startPlatform(tmp string, extra ...string) (*platform, error) {
 	p := &platform{bin: filepath.Join(tmp, "prosper"), data: filepath.Join(tmp, "data")}
 	if out, err := exec.Command("go", "build", "-o", p.bin, "./cmd/prosper").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build prosper: %v\n%s", err, out)
 	}
-	p.up = exec.Command(p.bin, "up", "--data-dir", p.data, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0")
+	args := append([]string{"up", "--data-dir", p.data, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, extra...)
+	p.up = exec.Command(p.bin, args...)
 	stdout, err := p.up.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -10,6 +10,17 @@ import (
 // them; copy and the candidate's start are part of verify.
 var phases = []string{"receive", "build", "copy", "verify", "start", "health", "switch"}
 
+// phaseWords say what each phase is, in the tables.
+var phaseWords = map[string]string{
+	"receive": "receive (unpack the tree)",
+	"build":   "build (`go build`)",
+	"copy":    "copy (live data → candidate and control, inside verify)",
+	"verify":  "verify (copy, start candidate + control, window, verdict)",
+	"start":   "start (spawn the promoted release on the live data)",
+	"health":  "health (until `GET /healthz` answers)",
+	"switch":  "switch (router table swap + store)",
+}
+
 // sample is one measured push.
 type sample struct {
 	promoted float64 // push → PROMOTED line
@@ -71,17 +82,8 @@ func printSummary(w io.Writer, samples []sample) {
 	fmt.Fprintf(w, "\n| | median of %d |\n|---|---:|\n", n)
 	fmt.Fprintf(w, "| push → PROMOTED (git push → the verdict line) | **%.2f s** |\n", promotedAt)
 	fmt.Fprintf(w, "| push → live (git push → every answer from the new release) | **%.2f s** |\n", live)
-	words := map[string]string{
-		"receive": "receive (unpack the tree)",
-		"build":   "build (`go build`)",
-		"copy":    "copy (live data → candidate and control, inside verify)",
-		"verify":  "verify (copy, start candidate + control, window, verdict)",
-		"start":   "start (spawn the promoted release on the live data)",
-		"health":  "health (until `GET /healthz` answers)",
-		"switch":  "switch (router table swap + store)",
-	}
 	for _, ph := range phases {
-		fmt.Fprintf(w, "| %s | %.3f s |\n", words[ph], med(func(s sample) float64 { return s.phases[ph] }))
+		fmt.Fprintf(w, "| %s | %.3f s |\n", phaseWords[ph], med(func(s sample) float64 { return s.phases[ph] }))
 	}
 	fmt.Fprintf(w, "| verification window (`verify.window`, default) | %.0f s |\n", window)
 	fmt.Fprintf(w, "| verification, as it ran (window + until the verdict) | %.2f s |\n", med(func(s sample) float64 { return s.elapsed }))
@@ -103,4 +105,22 @@ func printSummary(w io.Writer, samples []sample) {
 	fmt.Fprintf(w, "\nover the %d runs: %d requests compared (%d differ, %d of them outside the endpoints expected to change; %d differences ignored as noise), candidate bot journeys %d/%d passed, user requests %d sent, %d failed\n",
 		n, compared, differ, unexpected, ignored, runs-fails, runs, users, failed)
 	fmt.Fprintf(w, "target: push → PROMOTED <= 15 s median: %s\n", map[bool]string{true: "met", false: "NOT met"}[promotedAt <= 15])
+}
+
+// print writes the medians, the verdicts, the user traffic and the idle
+// footprint of one bench.
+func (r result) print(w io.Writer) {
+	if len(r.samples) > 0 {
+		printSummary(w, r.samples)
+	}
+	fmt.Fprintf(w, "verdicts: %d promoted, %d rejected\n", len(r.samples), len(r.rejections))
+	for _, rej := range r.rejections {
+		fmt.Fprintf(w, "  rejected: %s\n", rej)
+	}
+	fmt.Fprintf(w, "user traffic over the whole bench (%d req/s): %d requests, %d failed\n", r.rate, r.sent, r.failed)
+	for _, f := range r.failures {
+		fmt.Fprintf(w, "  failed: %s\n", f)
+	}
+	fmt.Fprintf(w, "\nidle footprint with the example live: control plane %.1f MB + node (router, supervisor) %.1f MB = %.1f MB RSS (target <= 80 MB)\n",
+		r.upRSS, r.nodeRSS, r.upRSS+r.nodeRSS)
 }

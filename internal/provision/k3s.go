@@ -45,6 +45,10 @@ type K3sInstall struct {
 	// the platform): the servers run without k3s's embedded one and every
 	// kubelet waits for the external one.
 	ExternalCloudProvider bool
+	// Registries is /etc/rancher/k3s/registries.yaml: where the node's
+	// containerd pulls images named after a mirror (the platform's registry,
+	// platform.RegistriesYAML). Empty leaves the node without one.
+	Registries string
 }
 
 var (
@@ -146,6 +150,17 @@ fi
 if [ -f /etc/rancher/k3s/config.yaml ] && cmp -s /etc/rancher/k3s/config.yaml /etc/rancher/k3s/config.yaml.new; then changed=0; fi
 mv /etc/rancher/k3s/config.yaml.new /etc/rancher/k3s/config.yaml
 `)
+	if k.Registries != "" {
+		// containerd reads it at start: a change restarts k3s like a config change.
+		b.WriteString("cat > /etc/rancher/k3s/registries.yaml.new <<'PROSPER_EOF'\n")
+		b.WriteString(k.Registries)
+		b.WriteString("PROSPER_EOF\n")
+		b.WriteString(`if ! cmp -s /etc/rancher/k3s/registries.yaml /etc/rancher/k3s/registries.yaml.new 2>/dev/null; then changed=1; fi
+mv /etc/rancher/k3s/registries.yaml.new /etc/rancher/k3s/registries.yaml
+`)
+	} else {
+		b.WriteString("if [ -f /etc/rancher/k3s/registries.yaml ]; then rm -f /etc/rancher/k3s/registries.yaml; changed=1; fi\n")
+	}
 	unit := "k3s"
 	cmd := "server"
 	if k.Role == K3sAgent {

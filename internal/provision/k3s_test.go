@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/prosperhq/prosper/internal/provision/fakek3s"
+	"github.com/prosperhq/prosper/internal/provision/platform"
 	"github.com/prosperhq/prosper/internal/provision/sshx"
 	"github.com/prosperhq/prosper/internal/provision/testhost"
 )
@@ -128,7 +129,7 @@ func TestK3sInstallUninstallOnHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := K3sInstall{Version: "v1.31.4+k3s1", SHA256: sum, Role: K3sFirstServer, NodeName: "acme-cp-1", NodeIP: h.IP(),
-		Token: "0123456789abcdefXYZ", Uploaded: "/var/lib/prosper/k3s"}
+		Token: "0123456789abcdefXYZ", Uploaded: "/var/lib/prosper/k3s", Registries: platform.RegistriesYAML()}
 	script, err := k.Script()
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +144,17 @@ func TestK3sInstallUninstallOnHost(t *testing.T) {
 	pid, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The registry mirror is written, and an unchanged run restarts nothing.
+	if b, err := os.ReadFile(filepath.Join(h.Root(), "etc/rancher/k3s/registries.yaml")); err != nil ||
+		!strings.Contains(string(b), `registry.prosper.internal:`) || !strings.Contains(string(b), `"http://127.0.0.1:30500"`) {
+		t.Errorf("registries.yaml: %q %v", b, err)
+	}
+	if out, err := c.Output(ctx, script); err != nil || !strings.HasSuffix(out, ": ok\n") {
+		t.Fatalf("install again: %q %v", out, err)
+	}
+	if again, _ := os.ReadFile(pidFile); string(again) != string(pid) {
+		t.Errorf("k3s restarted (pid %s → %s) by a run that changed nothing", pid, again)
 	}
 	for range 2 { // idempotent
 		if out, err := c.Output(ctx, K3sUninstallScript()); err != nil || !strings.Contains(out, "k3s removed") {

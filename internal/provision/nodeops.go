@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
+	"github.com/prosperhq/prosper/internal/provision/platform"
 	"github.com/prosperhq/prosper/internal/provision/sshx"
 )
 
@@ -205,6 +206,10 @@ func (e *Engine) install(ctx context.Context, p *Progress, n clusterfile.Node, r
 		NodeIP: m.PrivateIP, Token: e.token, Labels: n.Labels, Taints: taints,
 		// Hetzner's cloud controller manager (a platform chart) initialises the nodes.
 		ExternalCloudProvider: e.Cluster.Spec.Provider.Hetzner != nil,
+	}
+	if e.Cluster.Spec.Platform.Registry {
+		// Release images are pulled by the mirror name through the node port.
+		k.Registries = platform.RegistriesYAML()
 	}
 	if role != K3sFirstServer {
 		k.ServerURL = "https://" + hostPort(orDefault(fm.PrivateIP, fm.PublicIP), "6443")

@@ -187,6 +187,8 @@ func postgresValues(c clusterfile.Cluster, p placement) map[string]any {
 func registryValues(_ clusterfile.Cluster, p placement) map[string]any {
 	return p.set(map[string]any{
 		"persistence": map[string]any{"enabled": true, "size": "20Gi", "deleteEnabled": true},
+		// Nodes pull through their own kube-proxy (see RegistriesYAML).
+		"service": map[string]any{"type": "NodePort", "nodePort": RegistryNodePort},
 	})
 }
 

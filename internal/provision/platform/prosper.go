@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"strconv"
+
 	"github.com/prosperhq/prosper/deploy/helm"
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
 )
@@ -16,7 +18,21 @@ const (
 	// of the cluster chart's database (cluster RELEASE-cluster); its key uri is a
 	// postgresql:// URL that prosper's store takes as it is.
 	PostgresSecret = releasePrefix + "postgres-cluster-app"
+	// RegistryNodePort is where every node reaches the registry through its
+	// own kube-proxy (http://127.0.0.1:RegistryNodePort): containerd pulls
+	// from the host, which resolves no cluster DNS name.
+	RegistryNodePort = 30500
+	// RegistryMirror is the name release images are pulled by; each node's
+	// /etc/rancher/k3s/registries.yaml (see RegistriesYAML) sends it to the
+	// registry's node port.
+	RegistryMirror = "registry.prosper.internal"
 )
+
+// RegistriesYAML is k3s's registries.yaml for a cluster with the platform's
+// registry: RegistryMirror pulled over plain HTTP from the node port.
+func RegistriesYAML() string {
+	return "mirrors:\n  " + RegistryMirror + ":\n    endpoint:\n      - \"http://127.0.0.1:" + strconv.Itoa(RegistryNodePort) + "\"\n"
+}
 
 // prosperChart is prosper's own chart (control plane and router, running the
 // apps on this cluster), carried in the HelmChart from the binary since no
@@ -37,6 +53,7 @@ func prosperValues(c clusterfile.Cluster, p placement) map[string]any {
 		"registry": RegistryAddress,
 		// The platform's registry serves plain HTTP inside the cluster.
 		"registryInsecure": true,
+		"pullRegistry":     RegistryMirror,
 	}
 	if c.Spec.Platform.Postgres.Enabled {
 		v["store"] = map[string]any{"existingSecret": PostgresSecret, "key": "uri"}
