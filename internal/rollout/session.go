@@ -103,6 +103,15 @@ func (s *session) elapsed() time.Duration {
 	return time.Since(s.started) - idle
 }
 
+// startClock starts the verification window now: once the candidate runs and
+// mirroring and the bots have begun, so that a candidate slow to start (a pod
+// scheduled, its image pulled) does not eat into the window the gates judge.
+func (s *session) startClock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = time.Now()
+}
+
 func (s *session) setPaused(p bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

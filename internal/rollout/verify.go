@@ -295,6 +295,7 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		}
 	}()
 	runner := bots.NewRunner(scenarios, bots.Target{BaseURL: m.opts.RouterURL, Host: s.host}, s.liveRun)
+	s.startClock()
 	runner.Start(subCtx)
 	defer runner.Stop()
 
