@@ -60,9 +60,18 @@ func TestLiveRegressionOpensAndResolvesAnIncident(t *testing.T) {
 		list := incidents()
 		return len(list) == 1 && list[0].ResolvedAt != nil && list[0].ResolvedBy == 1
 	})
-	evs, err := h.store.Events(h.ctx, store.EventQuery{App: "flags", Types: []string{"incident.opened", "incident.resolved"}})
-	if err != nil || len(evs) != 2 {
-		t.Fatalf("events = %+v, %v", evs, err)
+	// The event follows the incident's record by a moment.
+	var evs []store.Event
+	waitUntil(t, 5*time.Second, "incident.opened and incident.resolved events", func() bool {
+		var err error
+		evs, err = h.store.Events(h.ctx, store.EventQuery{App: "flags", Types: []string{"incident.opened", "incident.resolved"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs) == 2
+	})
+	if evs[0].Type != "incident.opened" || evs[1].Type != "incident.resolved" {
+		t.Errorf("events %s, %s; want opened then resolved", evs[0].Type, evs[1].Type)
 	}
 }
 
