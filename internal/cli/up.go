@@ -18,7 +18,7 @@ import (
 
 type upCmd struct {
 	dataDir, listen, http string
-	store                 string
+	store, domain         string
 	warm, healthTimeout   time.Duration
 	keepReleases          int
 	logMaxAge             logAgeFlag
@@ -94,6 +94,7 @@ with its live release.`,
 	f.StringVar(&c.listen, "listen", defaultListen(), "address of the API, web UI and git endpoint (env PROSPER_LISTEN)")
 	f.StringVar(&c.http, "http", envOr("PROSPER_HTTP", "127.0.0.1:8080"), "address of the router that serves the apps (env PROSPER_HTTP)")
 	f.StringVar(&c.store, "store", os.Getenv("PROSPER_STORE"), "where the state lives: empty for DATA_DIR/prosper.db (SQLite), or postgres://USER:PASSWORD@HOST/DB (env PROSPER_STORE)")
+	f.StringVar(&c.domain, "domain", envOr("PROSPER_DOMAIN", "localhost"), "apps answer at NAME.DOMAIN (env PROSPER_DOMAIN); point *.DOMAIN at the router")
 	f.DurationVar(&c.warm, "warm", 10*time.Minute, "how long a replaced release keeps running so that rollback to it is instant")
 	f.IntVar(&c.keepReleases, "keep-releases", 10, "how many of each app's newest releases keep their files for rollback")
 	f.DurationVar(&c.healthTimeout, "health-timeout", 60*time.Second, "how long a new release may take to become healthy (prosper.yaml health_timeout wins)")
@@ -122,7 +123,7 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	srv, err := server.New(server.Config{
 		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, KeepReleases: c.keepReleases, Version: version(), Logger: logger,
-		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store, Kube: kube,
+		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store, Kube: kube, Domain: c.domain,
 	})
 	if err != nil {
 		return err
@@ -132,10 +133,10 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, `prosper %s is up
   API and UI:   %s
-  router:       %s   (apps answer at http://NAME.localhost:PORT)
+  router:       %s   (apps answer at http://NAME.%s:PORT)
   admin token:  %s
 Next: prosper app create NAME, then git push to the remote it prints. Ctrl-C stops.
-`, version(), srv.URL(), srv.RouterURL(), srv.AdminTokenPath())
+`, version(), srv.URL(), srv.RouterURL(), c.domain, srv.AdminTokenPath())
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "stopping prosper: apps and router too (they resume on the next prosper up)")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

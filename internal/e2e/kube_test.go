@@ -137,22 +137,38 @@ func TestKubernetesRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Until the old pods are gone they may still answer: wait for that first.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		left := 0
-		for _, pod := range pods.Items {
-			if _, err := cs.CoreV1().Pods("prosper-notes").Get(ctx, pod.Name, metav1.GetOptions{}); err == nil {
-				left++
+	// A force-deleted pod's container may answer for a moment after its
+	// object is gone: wait for a new pod Ready, then for the router to serve
+	// steadily (from the new pod: the table holds Ready pods only).
+	old := map[string]bool{}
+	for _, pod := range pods.Items {
+		old[pod.Name] = true
+	}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		now, err := cs.CoreV1().Pods("prosper-notes").List(ctx, metav1.ListOptions{LabelSelector: "prosper.dev/workload=notes-v1"})
+		ready := false
+		for _, pod := range now.Items {
+			for _, c := range pod.Status.Conditions {
+				ready = ready || (err == nil && !old[pod.Name] && c.Type == "Ready" && c.Status == "True")
 			}
 		}
-		if left == 0 {
+		if ready {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d deleted pods still there after a minute", left)
+			t.Fatalf("no new pod of v1 Ready 90 s after its pods were deleted")
 		}
 	}
-	p.waitBody("notes", "/healthz", "ok", 90*time.Second)
+	for ok, deadline := 0, time.Now().Add(30*time.Second); ok < 20; time.Sleep(20 * time.Millisecond) {
+		if code, _, _, err := p.get("notes", "/healthz"); err == nil && code == 200 {
+			ok++
+		} else {
+			ok = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the router does not serve v1 steadily after its pods were replaced")
+		}
+	}
 
 	// The control plane killed: the router keeps serving; a new one adopts
 	// the node and the cluster's workloads.

@@ -167,7 +167,7 @@ func TestRenderPostgresAndIngress(t *testing.T) {
 		t.Errorf("deployment in %q, want platform", d.GetNamespace())
 	}
 	args := argsOf(t, d)
-	for _, a := range []string{"--registry=registry.internal:5000", "--registry-pull=127.0.0.1:30500", "--registry-insecure"} {
+	for _, a := range []string{"--registry=registry.internal:5000", "--registry-pull=127.0.0.1:30500", "--registry-insecure", "--domain=apps.example.com"} {
 		if !slices.Contains(args, a) {
 			t.Errorf("args %v lack %s", args, a)
 		}

@@ -58,6 +58,10 @@ type Config struct {
 	// last line: zero means node.DefaultLogMaxAge, a negative value no limit.
 	LogMaxAge time.Duration
 
+	// Domain is the suffix of every app's default host, NAME.Domain; empty
+	// means "localhost".
+	Domain string
+
 	// Kube runs the apps on a Kubernetes cluster (prosper up --kubernetes);
 	// nil runs them as processes of this machine.
 	Kube *node.KubeConfig
@@ -190,7 +194,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.rollout = rollout.New(s.store, s.node, s.node, s.builder(), rollout.Options{
 		DataDir: s.cfg.DataDir, Warm: s.cfg.Warm, HealthTimeout: s.cfg.HealthTimeout,
-		RouterURL: s.routerURL, KeepReleases: s.cfg.KeepReleases,
+		RouterURL: s.routerURL, KeepReleases: s.cfg.KeepReleases, Domain: s.cfg.Domain,
 	}, s.log)
 	if err := s.installHooks(ctx); err != nil {
 		return err
