@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prosperhq/prosper/internal/api"
+	"github.com/prosperhq/prosper/internal/runtime"
 )
 
 func newStatusCmd(e *env) *cobra.Command {
@@ -116,9 +117,9 @@ func printStatus(e *env, sv api.StatusView) {
 // data, or the control instance of the live release.
 func role(id string) string {
 	switch {
-	case strings.HasSuffix(id, "-candidate"):
+	case strings.HasSuffix(id, runtime.CandidateSuffix):
 		return " (candidate)"
-	case strings.HasSuffix(id, "-control"):
+	case strings.HasSuffix(id, runtime.ControlSuffix):
 		return " (control)"
 	}
 	return ""

@@ -396,6 +396,16 @@ func (k *kubeBackend) stop(ctx context.Context, id string) error {
 	} else {
 		return fmt.Errorf("stop %s: %w", id, runtime.ErrNotFound)
 	}
+	if err := k.deleteObjects(ctx, ns, name); err != nil {
+		return fmt.Errorf("stop %s on Kubernetes: %w", id, err)
+	}
+	k.logger.Info("workload deleted", "workload", id, "namespace", ns)
+	return nil
+}
+
+// deleteObjects deletes a workload's Deployment (its pods go with it),
+// Service and Secret; those already gone are no error.
+func (k *kubeBackend) deleteObjects(ctx context.Context, ns, name string) error {
 	bg := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
 	var errs []error
@@ -408,11 +418,7 @@ func (k *kubeBackend) stop(ctx context.Context, id string) error {
 	if err := k.cs.CoreV1().Secrets(ns).Delete(ctx, name+"-env", opts); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stop %s on Kubernetes: %w", id, err)
-	}
-	k.logger.Info("workload deleted", "workload", id, "namespace", ns)
-	return nil
+	return errors.Join(errs...)
 }
 
 // deploymentOf finds a workload's Deployment in the cache by its ID.
@@ -585,8 +591,11 @@ func (k *kubeBackend) reconcile(all bool) {
 		_, still := k.desired[w.spec.ID]
 		k.mu.Unlock()
 		if !still {
-			// Stopped meanwhile: what was just applied must go too.
-			_ = k.stop(context.WithoutCancel(k.ctx), w.spec.ID)
+			// Stopped meanwhile: what was just applied must go too. By name:
+			// the informer may not have seen it yet.
+			if err := k.deleteObjects(context.WithoutCancel(k.ctx), w.ns, w.deploy.Name); err != nil {
+				k.logger.Warn("delete a workload stopped during its reconcile", "workload", w.spec.ID, "err", err)
+			}
 			continue
 		}
 		if err != nil && k.ctx.Err() == nil {
@@ -600,7 +609,7 @@ func (k *kubeBackend) objects(spec runtime.Spec, ref string, cmd []string) *kube
 	ns := "prosper-" + dnsLabel(spec.App)
 	name := dnsLabel(spec.ID)
 	component := "release"
-	if strings.HasSuffix(spec.ID, "-candidate") || strings.HasSuffix(spec.ID, "-control") {
+	if runtime.Verification(spec.ID) {
 		component = "verification"
 	}
 	lbl := map[string]string{

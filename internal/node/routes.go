@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/prosperhq/prosper/internal/router"
+	"github.com/prosperhq/prosper/internal/runtime"
 )
 
 // setRoutes swaps the router's table and saves it, so a restarted node serves the
@@ -58,7 +59,7 @@ func (n *node) loadRoutes() error {
 // go stale until the next deploy: each address is replaced by the current
 // addresses of the workload whose pod had it, or, for a backend given no
 // address (its pods had none yet), of the release's workload by its ID
-// (rollout.WorkloadID). Callers hold routesMu.
+// (runtime.WorkloadID). Callers hold routesMu.
 func (n *node) resolve(t router.Table) router.Table {
 	k := n.sup.kube
 	if k == nil {
@@ -68,11 +69,11 @@ func (n *node) resolve(t router.Table) router.Table {
 	for i, r := range t.Routes {
 		r.Backends = append([]router.Backend(nil), r.Backends...)
 		for j := range r.Backends {
-			r.Backends[j].Addrs = k.resolveAddrs(r.Backends[j].Addrs, fmt.Sprintf("%s-v%d", r.App, r.Backends[j].Release))
+			r.Backends[j].Addrs = k.resolveAddrs(r.Backends[j].Addrs, runtime.WorkloadID(r.App, r.Backends[j].Release))
 		}
 		if r.Mirror != nil {
 			m := *r.Mirror
-			m.Addrs = k.resolveAddrs(m.Addrs, fmt.Sprintf("%s-v%d-candidate", r.App, m.Release))
+			m.Addrs = k.resolveAddrs(m.Addrs, runtime.WorkloadID(r.App, m.Release)+runtime.CandidateSuffix)
 			r.Mirror = &m
 		}
 		out.Routes[i] = r

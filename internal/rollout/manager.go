@@ -179,7 +179,7 @@ func (m *Manager) appDataDir(app string) string {
 }
 
 // WorkloadID names the runtime workload of a release.
-func WorkloadID(app string, version int) string { return fmt.Sprintf("%s-v%d", app, version) }
+func WorkloadID(app string, version int) string { return runtime.WorkloadID(app, version) }
 
 func (m *Manager) event(ctx context.Context, typ, app string, release int, data any) {
 	if _, err := m.store.AppendEvent(ctx, newEvent(typ, app, release, data)); err != nil {

@@ -30,8 +30,8 @@ type MirrorSource interface {
 
 // Suffixes of the workloads a verification runs beside the live release.
 const (
-	candidateSuffix = "-candidate"
-	controlSuffix   = "-control"
+	candidateSuffix = runtime.CandidateSuffix
+	controlSuffix   = runtime.ControlSuffix
 )
 
 // verificationNice is the CPU priority of the control instance, whose answers
@@ -42,7 +42,7 @@ const verificationNice = 10
 // verificationWorkload reports whether a workload ID is a candidate or control
 // instance of a verification rather than a release's own workload.
 func verificationWorkload(id string) bool {
-	return strings.HasSuffix(id, candidateSuffix) || strings.HasSuffix(id, controlSuffix)
+	return runtime.Verification(id)
 }
 
 // phaseError is an error of the mirror phase that belongs to another phase of

@@ -9,11 +9,30 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
 // ErrNotFound is returned when no workload with the given ID exists.
 var ErrNotFound = errors.New("workload not found")
+
+// Workload IDs: a release's workload is APP-vN; in mirror production its
+// candidate is APP-vN-candidate and the control instance of the live release
+// APP-vM-control. The control plane names them, the node reads them.
+const (
+	CandidateSuffix = "-candidate"
+	ControlSuffix   = "-control"
+)
+
+// WorkloadID is the ID of the workload running release version of app.
+func WorkloadID(app string, version int) string { return fmt.Sprintf("%s-v%d", app, version) }
+
+// Verification reports whether a workload ID is a candidate or control
+// instance of a verification.
+func Verification(id string) bool {
+	return strings.HasSuffix(id, CandidateSuffix) || strings.HasSuffix(id, ControlSuffix)
+}
 
 // Spec describes one release of one app, ready to run.
 type Spec struct {
