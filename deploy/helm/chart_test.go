@@ -62,7 +62,7 @@ func TestPackage(t *testing.T) {
 			t.Errorf("%s: content differs from the chart's", h.Name)
 		}
 	}
-	for _, want := range []string{"prosper/Chart.yaml", "prosper/values.yaml", "prosper/values.schema.json", "prosper/templates/deployment.yaml", "prosper/.helmignore"} {
+	for _, want := range []string{"prosper/Chart.yaml", "prosper/values.yaml", "prosper/values.schema.json", "prosper/templates/deployment.yaml", "prosper/templates/router.yaml", "prosper/templates/nats.yaml", "prosper/.helmignore"} {
 		if !names[want] {
 			t.Errorf("archive lacks %s: %v", want, names)
 		}

@@ -30,6 +30,11 @@ type Config struct {
 	// Run is a shell command that starts one replica listening on $PORT; empty
 	// means the Procfile's web: line or the detected Go binary.
 	Run string `yaml:"run" json:"run,omitempty"`
+	// Image is the base image the app is built in and runs on when prosper runs
+	// the apps on Kubernetes, such as docker.io/library/node:22-bookworm-slim;
+	// empty means the default base of the app's kind. An app with a build:
+	// command and no Go module needs one there.
+	Image string `yaml:"image" json:"image,omitempty"`
 	// Health is the HTTP path probed for readiness; empty means "the port accepts
 	// TCP connections". It always starts with "/".
 	Health string `yaml:"health" json:"health,omitempty"`

@@ -102,6 +102,10 @@ bots: bots/*.yaml
 			}
 		}},
 		{"block scalar command", "build: |\n  npm ci\n  npm run build\n", func(c *Config) { c.Build = "npm ci\nnpm run build" }},
+		{"image by tag", "image: docker.io/library/node:22-bookworm-slim\n", func(c *Config) { c.Image = "docker.io/library/node:22-bookworm-slim" }},
+		{"image by digest", "image: 127.0.0.1:5000/base/python@sha256:" + strings.Repeat("ab", 32) + "\n", func(c *Config) {
+			c.Image = "127.0.0.1:5000/base/python@sha256:" + strings.Repeat("ab", 32)
+		}},
 		{"number as team name", "team: 42\n", func(c *Config) { c.Team = "42" }},
 		{"mirror zero stays zero", "verify:\n  mirror: 0%\n", func(c *Config) { c.Verify.Mirror = 0 }},
 		{"p99 as added latency", "verify:\n  gates:\n    p99: +50ms\n", func(c *Config) {

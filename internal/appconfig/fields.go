@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/prosperhq/prosper/internal/yamlfile"
 )
@@ -30,6 +31,7 @@ var configFields = []field[Config]{
 	text("team", "a team name", checkTeam, func(c *Config, s string) { c.Team = s }),
 	text("build", "a shell command", nil, func(c *Config, s string) { c.Build = strings.TrimSpace(s) }),
 	text("run", "a shell command", nil, func(c *Config, s string) { c.Run = strings.TrimSpace(s) }),
+	text("image", "an image reference such as docker.io/library/node:22-bookworm-slim", checkImage, func(c *Config, s string) { c.Image = strings.TrimSpace(s) }),
 	text("health", "an HTTP path such as /healthz", checkHealth, func(c *Config, s string) { c.Health = s }),
 	duration("health_timeout", time.Hour, func(c *Config, v Duration) { c.HealthTimeout = v }),
 	integer("replicas", 1, MaxReplicas, func(c *Config, n int) { c.Replicas = n }),
@@ -141,6 +143,20 @@ func shortDuration(d time.Duration) string {
 func checkTeam(s string) error {
 	if strings.ContainsAny(s, "\n\r") {
 		return fmt.Errorf("a team name fits on one line")
+	}
+	return nil
+}
+
+// checkImage accepts what a registry client can pull: [HOST/]REPOSITORY with a
+// :TAG, an @sha256:DIGEST, or both.
+func checkImage(s string) error {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "://") {
+		return fmt.Errorf("%q is a URL; write the image without a scheme, such as registry.example.com/base/node:22", s)
+	}
+	if _, err := name.ParseReference(s); err != nil {
+		return fmt.Errorf("%q is not an image reference (lower-case [REGISTRY/]REPOSITORY with :TAG or @sha256:DIGEST); "+
+			"write it like docker.io/library/node:22-bookworm-slim", s)
 	}
 	return nil
 }

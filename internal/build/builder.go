@@ -33,6 +33,11 @@ type Builder struct {
 	// GoCache is the GOCACHE of build commands; empty leaves the go command's own
 	// default, the user's persistent cache, which is what makes rebuilds fast.
 	GoCache string
+	// Remote, when set, runs the builds of apps that are not Go somewhere else
+	// than this machine, such as in a Kubernetes Job on the base image the
+	// release will run on, and records that base in the release. Go builds
+	// stay here: they need nothing of the base.
+	Remote Remote
 }
 
 // Request is one build.
@@ -82,9 +87,21 @@ func (b *Builder) Build(ctx context.Context, req Request) (Result, error) {
 			return Result{}, fmt.Errorf("build %s: %w", req.App, err)
 		}
 	}
-	env := b.env()
-	for _, step := range p.steps {
-		if err := runStep(ctx, req.Dir, env, step, log); err != nil {
+	here := b.Remote == nil || buildsHere(req.Dir, p, req.Config)
+	if here {
+		env := b.env()
+		for _, step := range p.steps {
+			if err := runStep(ctx, req.Dir, env, step, log); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if b.Remote != nil {
+		rb := RemoteBuild{App: req.App, Dir: req.Dir, Kind: p.kind, Run: p.run, Image: req.Config.Image, Log: log}
+		if !here {
+			rb.Steps = p.steps
+		}
+		if err := b.Remote.Build(ctx, rb); err != nil {
 			return Result{}, err
 		}
 	}

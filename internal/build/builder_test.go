@@ -279,6 +279,31 @@ func TestBuildNode(t *testing.T) {
 	}
 }
 
+// The node-hello example builds and runs on this machine too: npm ci (a
+// lockfile and no dependencies, so no registry), npm run build, the Procfile.
+func TestBuildNodeHello(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm is not installed")
+	}
+	dir := copyExample(t, "node-hello")
+	res, log := buildTree(t, &Builder{}, dir)
+	if res.Kind != KindNode || res.Command != "node server.js" || !strings.Contains(log, "$ npm ci") || !strings.Contains(log, "built dist/hello.json") {
+		t.Errorf("result = %+v\n%s", res, log)
+	}
+	app := start(t, dir, res, "/healthz")
+	code, body := get(t, app.url+"/")
+	var msg struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(body), &msg); err != nil || code != 200 || msg.Message != "hello from node" {
+		t.Errorf("GET / = %d %q", code, body)
+	}
+	if state := app.stop(t); !state.Success() {
+		t.Errorf("SIGTERM did not stop the app cleanly: %v\n%s", state, app.out)
+	}
+}
+
 func TestBuildFailureHasTail(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{

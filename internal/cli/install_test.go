@@ -64,6 +64,7 @@ func TestInstallErrors(t *testing.T) {
 		{"unknown value", []string{"--dry-run", "--set", "registry=r:5000", "--set", "replicas=3"}, []string{"invalid values", "'replicas' not allowed"}},
 		{"values of the wrong type", []string{"--dry-run", "-f", values}, []string{"invalid values", "/registry"}},
 		{"missing values file", []string{"--dry-run", "-f", filepath.Join(home, "nope.yaml")}, []string{"read values", "nope.yaml"}},
+		{"image with dry run", []string{"--dry-run", "--build-image", "--set", "registry=r:5000"}, []string{"--build-image pushes an image", "prosper image build"}},
 		{"no kubeconfig", []string{"--set", "registry=r:5000"}, []string{filepath.Join(home, ".kube", "config"), "--kubeconfig FILE", "--dry-run"}},
 	}
 	for _, tt := range tests {

@@ -79,7 +79,7 @@ Start the platform with "prosper up", then create an app and push to it.`,
 	root.AddCommand(
 		newUpCmd(e), newNodeCmd(e), newHookCmd(e), newLoginCmd(e), newAppCmd(e), newDeployCmd(e),
 		newStatusCmd(e), newReleasesCmd(e), newRollbackCmd(e), newConfigCmd(e), newLogsCmd(e), newVerifyCmd(e), newDORACmd(e), newClusterCmd(e),
-		newIncidentCmd(e), newImportCmd(e), newTestsCmd(e), newInstallCmd(e),
+		newIncidentCmd(e), newImportCmd(e), newTestsCmd(e), newInstallCmd(e), newImageCmd(e), newRouterCmd(e),
 		newVersionCmd(e),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

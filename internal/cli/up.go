@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prosperhq/prosper/internal/kubebuild"
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/server"
 )
@@ -19,6 +20,7 @@ import (
 type upCmd struct {
 	dataDir, listen, http string
 	store, domain         string
+	nats                  string
 	warm, healthTimeout   time.Duration
 	keepReleases          int
 	logMaxAge             logAgeFlag
@@ -31,6 +33,7 @@ type upCmd struct {
 type kubeFlags struct {
 	kubeconfig, registry, pull string
 	insecure                   bool
+	bases                      []string // KIND=REF, over kubebuild.DefaultBases
 }
 
 func (k *kubeFlags) add(f *pflag.FlagSet) {
@@ -38,6 +41,12 @@ func (k *kubeFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&k.registry, "registry", os.Getenv("PROSPER_REGISTRY"), "with --kubernetes: the HOST[:PORT] release images are pushed to (env PROSPER_REGISTRY)")
 	f.StringVar(&k.pull, "registry-pull", "", "with --kubernetes: the registry as the cluster's nodes name it, when not --registry")
 	f.BoolVar(&k.insecure, "registry-insecure", false, "with --kubernetes: push over plain HTTP (a loopback registry always is)")
+	var bases []string
+	if v := os.Getenv("PROSPER_IMAGE_BASE"); v != "" {
+		bases = strings.Split(v, ",")
+	}
+	f.StringSliceVar(&k.bases, "image-base", bases, "with --kubernetes: the base image apps of a kind are built in and run on, as KIND=IMAGE "+
+		"(node, python; repeatable), such as node=registry.example.com/mirror/node:22-bookworm-slim (env PROSPER_IMAGE_BASE, comma-separated)")
 }
 
 // config is the node's Kubernetes configuration, nil without --kubernetes.
@@ -46,7 +55,14 @@ func (k *kubeFlags) config() (*node.KubeConfig, error) {
 		if k.registry != "" {
 			return nil, fmt.Errorf("--registry is for --kubernetes: add --kubernetes KUBECONFIG, or drop --registry")
 		}
+		if len(k.bases) > 0 {
+			return nil, fmt.Errorf("--image-base is for --kubernetes: add --kubernetes KUBECONFIG, or drop --image-base")
+		}
 		return nil, nil
+	}
+	bases, err := kubebuild.ParseBases(k.bases)
+	if err != nil {
+		return nil, err
 	}
 	if k.registry == "" {
 		return nil, fmt.Errorf("--kubernetes needs --registry HOST[:PORT]: the registry release images are pushed to and the cluster pulls from")
@@ -57,7 +73,7 @@ func (k *kubeFlags) config() (*node.KubeConfig, error) {
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("--kubernetes %s: %w", path, err)
 	}
-	return &node.KubeConfig{Kubeconfig: path, Registry: k.registry, PullRegistry: k.pull, Insecure: k.insecure}, nil
+	return &node.KubeConfig{Kubeconfig: path, Registry: k.registry, PullRegistry: k.pull, Insecure: k.insecure, ImageBases: bases}, nil
 }
 
 func newUpCmd(e *env) *cobra.Command {
@@ -99,6 +115,7 @@ with its live release.`,
 	f.IntVar(&c.keepReleases, "keep-releases", 10, "how many of each app's newest releases keep their files for rollback")
 	f.DurationVar(&c.healthTimeout, "health-timeout", 60*time.Second, "how long a new release may take to become healthy (prosper.yaml health_timeout wins)")
 	f.Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line, e.g. 7d or 36h; 0 keeps them whatever their age (env PROSPER_LOG_MAX_AGE)")
+	f.StringVar(&c.nats, "nats", os.Getenv("PROSPER_NATS"), "run a NATS server (JetStream) on this address, e.g. 0.0.0.0:4222, for router replicas (prosper router) to get the routes from and report to; empty: none (env PROSPER_NATS)")
 	c.kube.add(f)
 	return cmd
 }
@@ -123,7 +140,7 @@ func (c *upCmd) run(ctx context.Context, e *env) error {
 	srv, err := server.New(server.Config{
 		DataDir: c.dataDir, Listen: c.listen, HTTPAddr: c.http, Warm: warm,
 		HealthTimeout: c.healthTimeout, KeepReleases: c.keepReleases, Version: version(), Logger: logger,
-		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store, Kube: kube, Domain: c.domain,
+		LogMaxAge: time.Duration(c.logMaxAge), Store: c.store, Kube: kube, Domain: c.domain, NATS: c.nats,
 	})
 	if err != nil {
 		return err
@@ -146,6 +163,7 @@ Next: prosper app create NAME, then git push to the remote it prints. Ctrl-C sto
 
 type nodeCmd struct {
 	dataDir, http string
+	nats          string
 	logMaxAge     logAgeFlag
 	kube          kubeFlags
 }
@@ -165,12 +183,14 @@ func newNodeCmd(e *env) *cobra.Command {
 			}
 			return node.Run(cmd.Context(), node.Config{
 				DataDir: c.dataDir, HTTPAddr: c.http, Logger: logger, LogMaxAge: time.Duration(c.logMaxAge), Kube: kube,
+				NATSAddr: c.nats,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&c.dataDir, "data-dir", defaultDataDir(), "the platform's data dir")
 	cmd.Flags().StringVar(&c.http, "http", "127.0.0.1:8080", "router address")
 	cmd.Flags().Var(&c.logMaxAge, "log-max-age", "how long the apps' logs are kept after their last line; 0: no limit")
+	cmd.Flags().StringVar(&c.nats, "nats", "", "run a NATS server on this address for router replicas")
 	c.kube.add(cmd.Flags())
 	return cmd
 }

@@ -143,7 +143,7 @@ func Render(opts Options) ([]Object, error) {
 // Ingress that routes to them).
 var kindOrder = []string{
 	"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-	"PersistentVolumeClaim", "Secret", "ConfigMap", "Service", "Deployment", "Ingress",
+	"PersistentVolumeClaim", "Secret", "ConfigMap", "Service", "Deployment", "PodDisruptionBudget", "Ingress",
 }
 
 func rank(kind string) int {

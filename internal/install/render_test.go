@@ -2,7 +2,9 @@ package install
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,7 +70,8 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	want := []string{
 		"Namespace/prosper", "ServiceAccount/prosper", "ClusterRole/prosper", "ClusterRoleBinding/prosper",
-		"PersistentVolumeClaim/prosper-data", "Service/prosper", "Service/prosper-router", "Deployment/prosper", "Ingress/prosper",
+		"Secret/prosper-nats", "Service/prosper-nats", "Service/prosper", "Service/prosper-router",
+		"Deployment/prosper", "Deployment/prosper-router", "PodDisruptionBudget/prosper-router", "Ingress/prosper",
 	}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("objects in apply order:\n got %v\nwant %v", kinds, want)
@@ -76,7 +79,7 @@ func TestRenderDefaults(t *testing.T) {
 
 	d := find(t, objs, "Deployment", "prosper")
 	args := argsOf(t, d)
-	for _, a := range []string{"up", "--kubernetes=in-cluster", "--registry=registry.example.com:5000", "--listen=0.0.0.0:7070", "--http=0.0.0.0:8080", "--data-dir=/var/lib/prosper"} {
+	for _, a := range []string{"up", "--kubernetes=in-cluster", "--registry=registry.example.com:5000", "--listen=0.0.0.0:7070", "--http=0.0.0.0:8080", "--data-dir=/var/lib/prosper", "--nats=0.0.0.0:4222"} {
 		if !slices.Contains(args, a) {
 			t.Errorf("args %v lack %s", args, a)
 		}
@@ -88,8 +91,8 @@ func TestRenderDefaults(t *testing.T) {
 	if img := c["image"]; img != "ghcr.io/prosperhq/prosper:0.1.0" {
 		t.Errorf("image %v, want the repository at the chart's appVersion", img)
 	}
-	if _, hasEnv := c["env"]; hasEnv {
-		t.Errorf("env %v without a store Secret: SQLite needs none", c["env"])
+	if got := envNames(t, c); !slices.Equal(got, []string{"GOCACHE", "GOMODCACHE", "HOME", "PROSPER_NATS_TOKEN"}) {
+		t.Errorf("env %v without a store Secret: want the build caches and the NATS token only", got)
 	}
 	for _, probe := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
 		if p, _, _ := unstructured.NestedString(c, probe, "httpGet", "path"); p != "/api/healthz" {
@@ -97,8 +100,12 @@ func TestRenderDefaults(t *testing.T) {
 		}
 	}
 	vols, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "volumes")
-	if claim, _, _ := unstructured.NestedString(vols[0].(map[string]any), "persistentVolumeClaim", "claimName"); claim != "prosper-data" {
-		t.Errorf("data volume's claim %q, want prosper-data", claim)
+	if p, _, _ := unstructured.NestedString(vols[0].(map[string]any), "hostPath", "path"); p != "/var/lib/prosper" {
+		t.Errorf("data volume's host path %q, want /var/lib/prosper", p)
+	}
+	mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+	if m := mounts[0].(map[string]any); m["mountPath"] != "/var/lib/prosper" {
+		t.Errorf("data mounted at %v, want the host path's own", m["mountPath"])
 	}
 
 	ing := find(t, objs, "Ingress", "prosper")
@@ -136,6 +143,7 @@ func TestRenderRBACIsExactlyWhatTheRuntimeNeeds(t *testing.T) {
 	want := map[string][]string{
 		"/namespaces": manage, "/services": manage, "/secrets": manage, "apps/deployments": manage,
 		"/pods": {"get", "list", "watch"}, "/pods/log": {"get"},
+		"batch/jobs": {"create", "delete", "get", "list", "patch", "watch"}, // builds of apps that are not Go
 	}
 	if len(granted) != len(want) {
 		t.Errorf("granted %v, want %v", granted, want)
@@ -158,7 +166,7 @@ func TestRenderPostgresAndIngress(t *testing.T) {
 		"registry=registry.internal:5000", "pullRegistry=127.0.0.1:30500", "registryInsecure=true",
 		"store.existingSecret=prosper-pg", "store.key=url",
 		"ingress.host=prosper.example.com", "ingress.appsDomain=apps.example.com",
-		"persistence.storageClass=fast", "image.tag=v9.9.9")})
+		"persistence.hostPath=/srv/prosper", "image.tag=v9.9.9")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,17 +175,20 @@ func TestRenderPostgresAndIngress(t *testing.T) {
 		t.Errorf("deployment in %q, want platform", d.GetNamespace())
 	}
 	args := argsOf(t, d)
-	for _, a := range []string{"--registry=registry.internal:5000", "--registry-pull=127.0.0.1:30500", "--registry-insecure", "--domain=apps.example.com"} {
+	for _, a := range []string{"--registry=registry.internal:5000", "--registry-pull=127.0.0.1:30500", "--registry-insecure", "--domain=apps.example.com", "--data-dir=/srv/prosper"} {
 		if !slices.Contains(args, a) {
 			t.Errorf("args %v lack %s", args, a)
 		}
 	}
 	c := containerOf(t, d)
 	env, _, _ := unstructured.NestedSlice(c, "env")
-	if len(env) != 1 {
-		t.Fatalf("env %v, want PROSPER_STORE only", env)
+	if got := envNames(t, c); !slices.Equal(got, []string{"GOCACHE", "GOMODCACHE", "HOME", "PROSPER_NATS_TOKEN", "PROSPER_STORE"}) {
+		t.Fatalf("env %v, want the build caches, the NATS token and PROSPER_STORE", got)
 	}
-	e := env[0].(map[string]any)
+	if v := env[0].(map[string]any)["value"]; v != "/srv/prosper/cache/go-build" {
+		t.Errorf("GOCACHE %v, want it on the data directory", v)
+	}
+	e := env[4].(map[string]any)
 	name, _, _ := unstructured.NestedString(e, "valueFrom", "secretKeyRef", "name")
 	key, _, _ := unstructured.NestedString(e, "valueFrom", "secretKeyRef", "key")
 	if e["name"] != "PROSPER_STORE" || name != "prosper-pg" || key != "url" {
@@ -185,9 +196,6 @@ func TestRenderPostgresAndIngress(t *testing.T) {
 	}
 	if c["image"] != "ghcr.io/prosperhq/prosper:v9.9.9" {
 		t.Errorf("image %v, want tag v9.9.9", c["image"])
-	}
-	if sc, _, _ := unstructured.NestedString(find(t, objs, "PersistentVolumeClaim", "prosper-data").Object, "spec", "storageClassName"); sc != "fast" {
-		t.Errorf("storage class %q, want fast", sc)
 	}
 	rules, _, _ := unstructured.NestedSlice(find(t, objs, "Ingress", "prosper").Object, "spec", "rules")
 	var hosts []string
@@ -212,7 +220,10 @@ func TestRenderBadValues(t *testing.T) {
 		{"no registry", nil, []string{"registry is required", "registry=HOST:PORT"}},
 		{"unknown key", []string{"registry=r:5000", "registyr=x"}, []string{"additional properties 'registyr' not allowed"}},
 		{"wrong type", []string{"registry=r:5000", "ingress.enabled=maybe"}, []string{"/ingress/enabled", "want boolean"}},
-		{"bad size", []string{"registry=r:5000", "persistence.size=lots"}, []string{"/persistence/size", "lots"}},
+		{"relative host path", []string{"registry=r:5000", "persistence.hostPath=data"}, []string{"/persistence/hostPath"}},
+		{"old claim values", []string{"registry=r:5000", "persistence.size=10Gi"}, []string{"additional properties 'size' not allowed"}},
+		{"bad digest", []string{"registry=r:5000", "image.digest=latest"}, []string{"/image/digest"}},
+		{"negative replicas", []string{"registry=r:5000", "router.replicas=-1"}, []string{"/router/replicas"}},
 		{"bad pull policy", []string{"registry=r:5000", "image.pullPolicy=Sometimes"}, []string{"/image/pullPolicy"}},
 		{"registry URL", []string{"registry=https://r:5000"}, []string{"/registry"}},
 	}
@@ -315,4 +326,131 @@ func TestPackage(t *testing.T) {
 	if err := ch.Validate(); err != nil {
 		t.Errorf("archive's chart is not valid: %v", err)
 	}
+}
+
+func envNames(t *testing.T, container map[string]any) []string {
+	t.Helper()
+	env, _, _ := unstructured.NestedSlice(container, "env")
+	var names []string
+	for _, e := range env {
+		names = append(names, e.(map[string]any)["name"].(string))
+	}
+	return names
+}
+
+func selectorOf(t *testing.T, obj *unstructured.Unstructured, fields ...string) map[string]string {
+	t.Helper()
+	m, _, err := unstructured.NestedStringMap(obj.Object, fields...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestRenderRouterReplicas(t *testing.T) {
+	objs, err := Render(Options{Values: values(t, "registry=r:5000", "router.replicas=3", "router.drainSeconds=10", "nats.token=s3cret",
+		"image.repository=r:5000/prosper", "image.digest=sha256:"+strings.Repeat("ab", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := find(t, objs, "Deployment", "prosper-router")
+	if n := number(d, "spec", "replicas"); n != 3 {
+		t.Errorf("router replicas %v, want 3", n)
+	}
+	c := containerOf(t, d)
+	if img := c["image"]; img != "r:5000/prosper@sha256:"+strings.Repeat("ab", 32) {
+		t.Errorf("router image %v, want the repository by digest", img)
+	}
+	if img := containerOf(t, find(t, objs, "Deployment", "prosper"))["image"]; img != c["image"] {
+		t.Errorf("control plane image %v, router image %v: want the same", img, c["image"])
+	}
+	args := argsOf(t, d)
+	for _, a := range []string{"router", "--nats=nats://$(PROSPER_NATS_SERVICE_HOST):$(PROSPER_NATS_SERVICE_PORT)", "--http=0.0.0.0:8080", "--health=0.0.0.0:8081", "--drain=10s"} {
+		if !slices.Contains(args, a) {
+			t.Errorf("router args %v lack %s", args, a)
+		}
+	}
+	if grace := number(d, "spec", "template", "spec", "terminationGracePeriodSeconds"); grace <= 10 {
+		t.Errorf("termination grace %v s, want more than the 10 s drain", grace)
+	}
+	for probe, path := range map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"} {
+		if p, _, _ := unstructured.NestedString(c, probe, "httpGet", "path"); p != path {
+			t.Errorf("%s path %q, want %s", probe, p, path)
+		}
+	}
+	if mount, _, _ := unstructured.NestedBool(d.Object, "spec", "template", "spec", "automountServiceAccountToken"); mount {
+		t.Error("router pods get an API token they do not need")
+	}
+
+	// The Services: the router's selects the replicas, which the control
+	// plane's selector does not take in; NATS selects the control plane.
+	routerSel := selectorOf(t, d, "spec", "selector", "matchLabels")
+	cpSel := selectorOf(t, find(t, objs, "Deployment", "prosper"), "spec", "selector", "matchLabels")
+	podLabels := selectorOf(t, d, "spec", "template", "metadata", "labels")
+	if matches(cpSel, podLabels) {
+		t.Errorf("the control plane's selector %v takes in the router pods %v", cpSel, podLabels)
+	}
+	if got := selectorOf(t, find(t, objs, "Service", "prosper-router"), "spec", "selector"); !maps.Equal(got, routerSel) {
+		t.Errorf("router Service selects %v, want the replicas %v", got, routerSel)
+	}
+	if got := selectorOf(t, find(t, objs, "Service", "prosper-nats"), "spec", "selector"); !maps.Equal(got, cpSel) {
+		t.Errorf("NATS Service selects %v, want the control plane %v", got, cpSel)
+	}
+	if got := selectorOf(t, find(t, objs, "PodDisruptionBudget", "prosper-router"), "spec", "selector", "matchLabels"); !maps.Equal(got, routerSel) {
+		t.Errorf("disruption budget selects %v, want the replicas", got)
+	}
+	data := selectorOf(t, find(t, objs, "Secret", "prosper-nats"), "data")
+	if tok, _ := base64.StdEncoding.DecodeString(data["token"]); string(tok) != "s3cret" {
+		t.Errorf("NATS token %q, want the value given", tok)
+	}
+
+	// Without a token each render makes one, of 32 characters.
+	a, _ := Render(Options{Values: values(t, "registry=r:5000")})
+	b, _ := Render(Options{Values: values(t, "registry=r:5000")})
+	ta := selectorOf(t, find(t, a, "Secret", "prosper-nats"), "data")["token"]
+	tb := selectorOf(t, find(t, b, "Secret", "prosper-nats"), "data")["token"]
+	if dec, _ := base64.StdEncoding.DecodeString(ta); len(dec) != 32 || ta == tb {
+		t.Errorf("made tokens %q and %q: want two different ones of 32 characters", ta, tb)
+	}
+}
+
+func matches(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRenderNoRouterReplicas(t *testing.T) {
+	objs, err := Render(Options{Values: values(t, "registry=r:5000", "router.replicas=0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if strings.Contains(o.GetName(), "nats") || o.GetKind() == "PodDisruptionBudget" || o.GetName() == "prosper-router" && o.GetKind() == "Deployment" {
+			t.Errorf("%s %s rendered without router replicas", o.GetKind(), o.GetName())
+		}
+	}
+	d := find(t, objs, "Deployment", "prosper")
+	if args := argsOf(t, d); slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--nats") }) {
+		t.Errorf("args %v: no NATS server without replicas", args)
+	}
+	cpSel := selectorOf(t, d, "spec", "selector", "matchLabels")
+	if got := selectorOf(t, find(t, objs, "Service", "prosper-router"), "spec", "selector"); !maps.Equal(got, cpSel) {
+		t.Errorf("router Service selects %v, want the control plane %v", got, cpSel)
+	}
+}
+
+// number reads a number of a rendered object, which YAML gives as a float.
+func number(obj *unstructured.Unstructured, fields ...string) float64 {
+	v, _, _ := unstructured.NestedFieldNoCopy(obj.Object, fields...)
+	switch n := v.(type) {
+	case float64:
+		return n
+	case int64:
+		return float64(n)
+	}
+	return -1
 }

@@ -96,6 +96,14 @@ func BinDir() string {
 // PROSPER_REQUIRE_KUBE=1, in which case it fails.
 func Start(t testing.TB) *APIServer {
 	t.Helper()
+	return start(t, "127.0.0.1")
+}
+
+// start is Start with the API server listening on, and advertising, addr:
+// a node's pods reach the API server through the kubernetes Service, whose
+// endpoint is the advertised address, which loopback would not be for them.
+func start(t testing.TB, addr string) *APIServer {
+	t.Helper()
 	apiserverBin := filepath.Join(BinDir(), "kube-apiserver")
 	etcdBin, etcdErr := findEtcd()
 	var missing []string
@@ -118,7 +126,7 @@ func Start(t testing.TB) *APIServer {
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
 	}
-	s, err := startAPIServer(t, apiserverBin, dir, etcdURL)
+	s, err := startAPIServer(t, apiserverBin, dir, etcdURL, addr)
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
 	}
@@ -236,7 +244,7 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 	return client, nil
 }
 
-func startAPIServer(t testing.TB, bin, dir, etcdURL string) (*APIServer, error) {
+func startAPIServer(t testing.TB, bin, dir, etcdURL, addr string) (*APIServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -255,8 +263,8 @@ func startAPIServer(t testing.TB, bin, dir, etcdURL string) (*APIServer, error) 
 	}
 	p, err := run(t, dir, "kube-apiserver", bin,
 		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address="+addr,
+		"--advertise-address="+addr,
 		"--secure-port="+strconv.Itoa(port),
 		"--cert-dir="+filepath.Join(dir, "certs"),
 		"--token-auth-file="+tokenFile,
@@ -274,7 +282,7 @@ func startAPIServer(t testing.TB, bin, dir, etcdURL string) (*APIServer, error) 
 		return nil, err
 	}
 	cfg := &rest.Config{
-		Host:        "https://127.0.0.1:" + strconv.Itoa(port),
+		Host:        "https://" + net.JoinHostPort(addr, strconv.Itoa(port)),
 		BearerToken: token,
 		// The serving certificate is self-signed for this run; the connection
 		// never leaves loopback.

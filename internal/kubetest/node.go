@@ -96,7 +96,14 @@ func StartNode(t testing.TB) *Node {
 		t.Skip(msg)
 	}
 	lockNode(t)
-	s := Start(t)
+	// The node's address first: the API server listens on it, so that pods
+	// reach it (in-cluster clients) as well as the host.
+	netnsBefore := netnsNames()
+	t.Cleanup(func() { cleanNetwork(t, netnsBefore) })
+	if err := setupVeth(); err != nil {
+		t.Fatalf("kubetest: %v", err)
+	}
+	s := start(t, nodeIP)
 	n := &Node{APIServer: s, Name: NodeName, IP: nodeIP, PodSubnet: podSubnet}
 	if err := n.start(t); err != nil {
 		t.Fatalf("kubetest: %v", err)
@@ -126,16 +133,12 @@ func (n *Node) start(t testing.TB) error {
 	if err != nil {
 		return fmt.Errorf("run dir: %w", err)
 	}
-	netnsBefore := netnsNames()
 	t.Cleanup(func() {
-		cleanNetwork(t, netnsBefore)
+		cleanIptables(t)
 		unmountUnder(t, runDir)
 		unmountUnder(t, dir)
 		_ = os.RemoveAll(runDir)
 	})
-	if err := setupVeth(); err != nil {
-		return err
-	}
 
 	socket, err := startContainerd(t, dir, runDir)
 	if err != nil {

@@ -23,6 +23,9 @@ func (n *node) handler() http.Handler {
 	mux.HandleFunc("GET /v1/routes", n.getRoutes)
 	mux.HandleFunc("PUT /v1/routes", n.putRoutes)
 	mux.HandleFunc("GET /v1/metrics", n.getMetrics)
+	mux.HandleFunc("GET /v1/metrics/window", n.getMetricsWindow)
+	mux.HandleFunc("GET /v1/routers", n.getRouters)
+	mux.HandleFunc("GET /v1/mirror/losses", n.getMirrorLosses)
 	mux.HandleFunc("GET /v1/metrics/prometheus", n.getPrometheus)
 	mux.HandleFunc("POST /v1/metrics/interval", n.takeIntervalLatency)
 	mux.HandleFunc("GET /v1/inflight", n.getInFlight)
@@ -105,7 +108,7 @@ func (n *node) putRoutes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *node) getMetrics(w http.ResponseWriter, r *http.Request) {
-	m := n.router.Metrics()
+	m := n.fleet.Metrics()
 	if m == nil {
 		m = []router.ReleaseMetrics{}
 	}
@@ -115,7 +118,7 @@ func (n *node) getMetrics(w http.ResponseWriter, r *http.Request) {
 // takeIntervalLatency answers the latency quantiles since the previous call and
 // starts a new interval. It is a POST: each call changes what the next answers.
 func (n *node) takeIntervalLatency(w http.ResponseWriter, r *http.Request) {
-	l := n.router.TakeIntervalLatency()
+	l := n.fleet.TakeIntervalLatency()
 	if l == nil {
 		l = []router.IntervalLatency{}
 	}
@@ -124,7 +127,7 @@ func (n *node) takeIntervalLatency(w http.ResponseWriter, r *http.Request) {
 
 func (n *node) getPrometheus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if err := n.router.WritePrometheus(w); err != nil {
+	if err := n.fleet.WritePrometheus(w); err != nil {
 		n.logger.Warn("write prometheus metrics", "err", err)
 	}
 }
@@ -145,7 +148,7 @@ func (n *node) getInFlight(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, inFlight{InFlight: n.router.InFlight(app, rel)})
+	writeJSON(w, http.StatusOK, inFlight{InFlight: n.fleet.InFlight(app, rel)})
 }
 
 func (n *node) listWorkloads(w http.ResponseWriter, r *http.Request) {

@@ -144,15 +144,17 @@ func (c *Client) Routes(ctx context.Context) (router.Table, error) {
 	return t, err
 }
 
-// Metrics returns what the router saw of each release.
+// Metrics returns what the routers saw of each release: the node's own and
+// its router replicas', summed (see MetricsWindow for whether that is complete).
 func (c *Client) Metrics(ctx context.Context) ([]router.ReleaseMetrics, error) {
 	var m []router.ReleaseMetrics
 	err := c.do(ctx, http.MethodGet, "/v1/metrics", nil, &m)
 	return m, err
 }
 
-// TakeIntervalLatency returns the router's latency quantiles of each release
-// since the previous call, and starts a new interval. The metrics history is
+// TakeIntervalLatency returns the latency quantiles of each release since the
+// previous call, merged over the node's router and its replicas, and starts a
+// new interval. The metrics history is
 // its one caller; see router.TakeIntervalLatency.
 func (c *Client) TakeIntervalLatency(ctx context.Context) ([]router.IntervalLatency, error) {
 	var l []router.IntervalLatency
@@ -160,7 +162,8 @@ func (c *Client) TakeIntervalLatency(ctx context.Context) ([]router.IntervalLate
 	return l, err
 }
 
-// Prometheus returns the router's metrics in Prometheus text exposition format.
+// Prometheus returns the routers' metrics in Prometheus text exposition
+// format, each series summed over the node's router and its replicas.
 func (c *Client) Prometheus(ctx context.Context) ([]byte, error) {
 	resp, err := c.send(ctx, http.MethodGet, "/v1/metrics/prometheus", nil)
 	if err != nil {
@@ -178,7 +181,9 @@ func (c *Client) ProcStats(ctx context.Context) ([]ProcStats, error) {
 	return st, err
 }
 
-// InFlight returns the number of requests a release is serving now.
+// InFlight returns the number of requests a release is serving now on the
+// node's router and its replicas; a replica that has not taken the current
+// routing table yet counts one more.
 func (c *Client) InFlight(ctx context.Context, app string, release int) (int64, error) {
 	var f inFlight
 	q := url.Values{"app": {app}, "release": {strconv.Itoa(release)}}
@@ -293,7 +298,8 @@ func waitExit(ctx context.Context, pid int) error {
 // node ended the stream: it is stopping, or the connection broke.
 var ErrMirrorStreamEnded = errors.New("the node ended the mirror stream (it is stopping or restarting)")
 
-// MirrorExchanges streams the node's mirrored exchanges to fn, only the app's
+// MirrorExchanges streams the mirrored exchanges of the node's router and of
+// its router replicas to fn, only the app's
 // when app is not empty, until ctx ends (the error wraps context.Cause(ctx)),
 // the node ends the stream (the error wraps ErrMirrorStreamEnded) or fn returns
 // an error (returned as is). Exchanges mirrored while the caller reads too
@@ -353,8 +359,8 @@ func (c *Client) SubscribeMirror(ctx context.Context, app string) (next func() (
 	}, nil
 }
 
-// MirrorMetrics returns what the router saw of the copies sent to each
-// candidate release.
+// MirrorMetrics returns what the routers (the node's and its replicas') saw
+// of the copies sent to each candidate release.
 func (c *Client) MirrorMetrics(ctx context.Context) ([]router.MirrorMetrics, error) {
 	var m []router.MirrorMetrics
 	err := c.do(ctx, http.MethodGet, "/v1/mirror/metrics", nil, &m)
@@ -367,4 +373,31 @@ func (c *Client) MirrorSubscribers(ctx context.Context) ([]MirrorSubscriber, err
 	var s []MirrorSubscriber
 	err := c.do(ctx, http.MethodGet, "/v1/mirror/subscribers", nil, &s)
 	return s, err
+}
+
+// MetricsWindow returns the metrics of every release summed over the node's
+// router and its router replicas, with whether the replicas' data is complete
+// since since. A reader that takes a ratio over the window must not judge an
+// incomplete one.
+func (c *Client) MetricsWindow(ctx context.Context, since time.Time) (router.Window, error) {
+	var w router.Window
+	q := url.Values{"since": {since.UTC().Format(time.RFC3339Nano)}}
+	err := c.do(ctx, http.MethodGet, "/v1/metrics/window?"+q.Encode(), nil, &w)
+	return w, err
+}
+
+// Routers lists the router replicas reporting to the node.
+func (c *Client) Routers(ctx context.Context) ([]router.ReplicaStatus, error) {
+	var st []router.ReplicaStatus
+	err := c.do(ctx, http.MethodGet, "/v1/routers", nil, &st)
+	return st, err
+}
+
+// MirrorLosses lists what may be missing of app's mirrored exchanges since
+// since: exchanges a router replica lost, and its stretches of missing data.
+func (c *Client) MirrorLosses(ctx context.Context, app string, since time.Time) ([]router.Missing, error) {
+	var l []router.Missing
+	q := url.Values{"app": {app}, "since": {since.UTC().Format(time.RFC3339Nano)}}
+	err := c.do(ctx, http.MethodGet, "/v1/mirror/losses?"+q.Encode(), nil, &l)
+	return l, err
 }

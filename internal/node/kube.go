@@ -61,6 +61,12 @@ type KubeConfig struct {
 	// changed or deleted by hand converges back; 0 means 30 s. A deleted
 	// Deployment is recreated at once, without waiting for it.
 	Resync time.Duration
+
+	// ImageBases overrides the base image of a kind of build ("node",
+	// "python") by reference (--image-base KIND=REF). The control plane's
+	// in-cluster builds use it (internal/kubebuild); the node reads the base
+	// each release recorded (kube_base.go), so it needs none of it.
+	ImageBases map[string]string
 }
 
 // Labels and annotations on everything prosper creates in a cluster.

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/prosperhq/prosper/internal/image"
 	"github.com/prosperhq/prosper/internal/runtime"
 )
@@ -26,16 +28,24 @@ var shellSyntax = regexp.MustCompile("[|&;<>()`'\"\\\\*?~]")
 // envRef is a $VAR or ${VAR} in a command, which Kubernetes expands as $(VAR).
 var envRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
 
-// containerCommand turns a release's run command, a shell line such as
-// "exec .prosper/bin/app --port $PORT", into the argument list of a container
-// without a shell: "exec" dropped, $VAR written as Kubernetes's $(VAR). The
+// containerCommand turns a release's run command into the command of its
+// container. A release built on a language base (image.BaseFile) runs it with
+// the base's shell. Otherwise the image is the minimal one of a static binary,
+// without a shell: a line such as "exec .prosper/bin/app --port $PORT" becomes
+// an argument list, "exec" dropped, $VAR written as Kubernetes's $(VAR); the
 // program must be in the release (the image holds nothing else) and be
 // statically linked.
 func containerCommand(spec runtime.Spec) ([]string, error) {
+	if _, ok, err := image.ReadBase(spec.Artifact); err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ID, err)
+	} else if ok {
+		return shellCommand(spec)
+	}
 	line := strings.TrimSpace(spec.Command)
 	if shellSyntax.MatchString(line) {
-		return nil, fmt.Errorf("%s: the run command %q needs a shell, and images on Kubernetes have none: "+
-			"write it as a program and its arguments (run: in prosper.yaml or the Procfile's web: line)", spec.ID, spec.Command)
+		return nil, fmt.Errorf("%s: the run command %q needs a shell, and the minimal image of a static binary has none: "+
+			"write it as a program and its arguments (run: in prosper.yaml or the Procfile's web: line), "+
+			"or set image: in prosper.yaml to a base image that has /bin/sh", spec.ID, spec.Command)
 	}
 	args := strings.Fields(line)
 	if len(args) > 0 && args[0] == "exec" {
@@ -56,8 +66,8 @@ func containerCommand(spec runtime.Spec) ([]string, error) {
 		local = filepath.Join(spec.Artifact, "bin", prog) // on the image's PATH
 	case filepath.IsAbs(prog) || !strings.Contains(prog, "/"):
 		return nil, fmt.Errorf("%s runs %s, which its image does not have: on Kubernetes a release's image holds the release "+
-			"and nothing else, so prosper runs programs the build puts in the release, such as a Go app's static binary "+
-			"(apps that need an interpreter need the in-cluster build, which prosper does not have yet)", spec.ID, prog)
+			"and nothing else, so prosper runs programs the build puts in the release, such as a Go app's static binary; "+
+			"Node and Python apps run on their language's base image, and others on the base image set by image: in prosper.yaml", spec.ID, prog)
 	}
 	if err := checkStatic(local); err != nil {
 		return nil, fmt.Errorf("%s: %w", spec.ID, err)
@@ -90,11 +100,21 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// releaseImage builds the image of a release and pushes it to the registry;
-// it returns the reference the cluster's nodes pull, by digest. The same
-// release gives the same digest, so a restart pushes nothing new.
+// releaseImage builds the image of a release, on its recorded base if it has
+// one, and pushes it to the registry; it returns the reference the cluster's
+// nodes pull, by digest. The same release gives the same digest, so a restart
+// pushes nothing new.
 func (k *kubeBackend) releaseImage(ctx context.Context, spec runtime.Spec, cmd []string) (string, error) {
-	img, err := image.FromRelease(spec.Artifact, cmd, nil, image.Options{Port: kubePort})
+	rec, onBase, err := image.ReadBase(spec.Artifact)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", spec.ID, err)
+	}
+	var img v1.Image
+	if onBase {
+		img, err = k.releaseOnBase(ctx, spec, rec)
+	} else {
+		img, err = image.FromRelease(spec.Artifact, cmd, nil, image.Options{Port: kubePort})
+	}
 	if err != nil {
 		return "", err
 	}

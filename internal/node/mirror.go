@@ -168,7 +168,7 @@ func (n *node) getMirrorExchanges(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *node) getMirrorMetrics(w http.ResponseWriter, r *http.Request) {
-	m := n.router.MirrorMetrics()
+	m := n.fleet.MirrorMetrics()
 	if m == nil {
 		m = []router.MirrorMetrics{}
 	}

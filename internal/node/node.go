@@ -70,6 +70,11 @@ type Config struct {
 	// Kube runs the apps on a Kubernetes cluster instead of as processes of
 	// this machine (prosper up --kubernetes); nil runs them here.
 	Kube *KubeConfig
+	// NATSAddr, when set (prosper up --nats), runs an embedded NATS server
+	// with JetStream on this address for router replicas (prosper router):
+	// they get the routing table from it and report their figures on it.
+	// Port 0 picks a free port (see Info.NATSAddr).
+	NATSAddr string
 }
 
 // Info describes a running node.
@@ -80,6 +85,9 @@ type Info struct {
 	StartedAt time.Time `json:"started_at"`
 	// Runtime is where the apps run: "processes" or "kubernetes".
 	Runtime string `json:"runtime,omitempty"`
+	// NATSAddr is where router replicas connect (host:port), empty without
+	// --nats.
+	NATSAddr string `json:"nats_addr,omitempty"`
 }
 
 // Where a node runs the apps (Info.Runtime).
@@ -98,7 +106,11 @@ type node struct {
 	info    Info
 	sup     *Supervisor
 	router  *router.Router
-	mirror  *mirrorHub
+	// fleet is the router's figures summed with the router replicas';
+	// every reader of the router's metrics reads it.
+	fleet  *router.Fleet
+	bus    *bus // nil without Config.NATSAddr
+	mirror *mirrorHub
 
 	routesMu     sync.Mutex   // serializes SetTable with writing routes.json
 	given        router.Table // the table the control plane set; guarded by routesMu
@@ -196,7 +208,16 @@ func Run(ctx context.Context, cfg Config) error {
 		n.info.Runtime = RuntimeKubernetes
 		sup.kube.setOnChange(n.reresolve)
 	}
+	n.fleet = router.NewFleet(n.router, router.FleetConfig{})
 	n.router.SetMirrorSink(n.mirror.publish)
+	if cfg.NATSAddr != "" {
+		// Before the routes load, so that the replicas get them at once.
+		if n.bus, err = startBus(cfg.DataDir, cfg.NATSAddr, n.fleet, n.mirror.publish, cfg.Logger); err != nil {
+			return err
+		}
+		defer n.bus.close()
+		n.info.NATSAddr = n.bus.addr
+	}
 	if err := n.loadRoutes(); err != nil {
 		// Serving no routes beats not serving: the control plane re-sends the
 		// table when it adopts the node.
@@ -223,7 +244,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { serveErr <- serve(routerSrv, routerLn, "router") }()
 	go func() { serveErr <- serve(apiSrv, apiLn, "control API") }()
 
-	cfg.Logger.Info("node ready", "http", n.info.HTTPAddr, "socket", sock, "pid", n.info.PID, "version", n.info.Version)
+	cfg.Logger.Info("node ready", "http", n.info.HTTPAddr, "socket", sock, "pid", n.info.PID, "version", n.info.Version, "nats", n.info.NATSAddr)
 
 	var runErr error
 	select {

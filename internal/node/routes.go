@@ -16,10 +16,12 @@ import (
 func (n *node) setRoutes(t router.Table) error {
 	n.routesMu.Lock()
 	defer n.routesMu.Unlock()
-	if err := n.router.SetTable(n.resolve(t)); err != nil {
+	resolved := n.resolve(t)
+	if err := n.router.SetTable(resolved); err != nil {
 		return err
 	}
 	n.given = t
+	n.publishTable(resolved)
 	b, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode routes: %w", err)
@@ -46,10 +48,12 @@ func (n *node) loadRoutes() error {
 	}
 	n.routesMu.Lock()
 	defer n.routesMu.Unlock()
-	if err := n.router.SetTable(n.resolve(t)); err != nil {
+	resolved := n.resolve(t)
+	if err := n.router.SetTable(resolved); err != nil {
 		return fmt.Errorf("load %s: %w", path, err)
 	}
 	n.given = t
+	n.publishTable(resolved)
 	return nil
 }
 
@@ -85,7 +89,19 @@ func (n *node) resolve(t router.Table) router.Table {
 func (n *node) reresolve() {
 	n.routesMu.Lock()
 	defer n.routesMu.Unlock()
-	if err := n.router.SetTable(n.resolve(n.given)); err != nil {
+	resolved := n.resolve(n.given)
+	if err := n.router.SetTable(resolved); err != nil {
 		n.logger.Warn("update the routes to the pods' addresses", "err", err)
+		return
+	}
+	n.publishTable(resolved)
+}
+
+// publishTable gives the router replicas the table the node's router serves:
+// resolved, so that on Kubernetes they send to the pods' current addresses
+// too. Callers hold routesMu, so tables are published in the order set.
+func (n *node) publishTable(resolved router.Table) {
+	if n.bus != nil {
+		n.bus.setTable(resolved)
 	}
 }

@@ -136,6 +136,31 @@ type routes struct {
 	// something to happen between the switch of the router and the store.
 	afterSet func(router.Table)
 	subs     map[chan router.Exchange]string // mirror subscribers and their app
+	// missing, when set, is what MetricsWindow says is missing of the
+	// figures (as a node whose router replica stopped reporting would);
+	// lost is what MirrorLosses says is missing of the exchanges.
+	missing, lost []router.Missing
+}
+
+// MetricsWindow answers the router's metrics, incomplete while missing is set.
+func (r *routes) MetricsWindow(_ context.Context, since time.Time) (router.Window, error) {
+	r.mu.Lock()
+	missing := r.missing
+	r.mu.Unlock()
+	return router.Window{Since: since, At: time.Now(), Releases: r.rt.Metrics(), Complete: len(missing) == 0, Missing: missing}, nil
+}
+
+// MirrorLosses answers lost.
+func (r *routes) MirrorLosses(context.Context, string, time.Time) ([]router.Missing, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost, nil
+}
+
+func (r *routes) setMissing(missing, lost []router.Missing) {
+	r.mu.Lock()
+	r.missing, r.lost = missing, lost
+	r.mu.Unlock()
 }
 
 func (r *routes) SetRoutes(_ context.Context, t router.Table) error {

@@ -49,8 +49,8 @@ func (m *Manager) promoteInSteps(ctx context.Context, rel, live store.Release, c
 	}
 	baseRestarts := restarts(st)
 	for _, p := range cfg.Verify.Steps {
-		newBase, _ := m.releaseMetrics(ctx, rel.App, rel.Version)
-		liveBase, _ := m.releaseMetrics(ctx, rel.App, live.Version)
+		newBase, _, _ := m.releaseMetrics(ctx, rel.App, rel.Version, time.Time{})
+		liveBase, _, _ := m.releaseMetrics(ctx, rel.App, live.Version, time.Time{})
 		if err := m.setSplit(ctx, rel.App, &split{from: live.Version, to: rel.Version, percent: float64(p)}); err != nil {
 			return "", fmt.Errorf("step %s: %w", p, err)
 		}
@@ -65,12 +65,20 @@ func (m *Manager) promoteInSteps(ctx context.Context, rel, live store.Release, c
 			if st, err := m.workload(ctx, id); err == nil && restarts(st) > baseRestarts {
 				return fmt.Sprintf("step %s: v%d crashed while serving users: %s", p, rel.Version, CrashWords(st)), nil
 			}
-			cur, _ := m.releaseMetrics(ctx, rel.App, rel.Version)
-			liveCur, _ := m.releaseMetrics(ctx, rel.App, live.Version)
+			cur, _, missing := m.releaseMetrics(ctx, rel.App, rel.Version, started)
+			liveCur, _, _ := m.releaseMetrics(ctx, rel.App, live.Version, started)
 			n := cur.Requests - newBase.Requests
 			elapsed := time.Since(started)
 			if elapsed < window || (n < stepMinRequests && elapsed < 3*window) {
 				continue
+			}
+			if missing != "" {
+				// Missing data is never a pass: the step waits, within its
+				// longest wait, then stops.
+				if elapsed < 3*window {
+					continue
+				}
+				return fmt.Sprintf("step %s: the router figures of the step are incomplete: %s", p, missing), nil
 			}
 			rate := ratio(cur.Status5xx-newBase.Status5xx, n)
 			liveRate := ratio(liveCur.Status5xx-liveBase.Status5xx, liveCur.Requests-liveBase.Requests)

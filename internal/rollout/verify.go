@@ -28,6 +28,14 @@ type MirrorSource interface {
 	SubscribeMirror(ctx context.Context, app string) (next func() (router.Exchange, error), err error)
 }
 
+// MirrorLossReader is a data plane whose mirrored exchanges come from several
+// routers (router replicas): it tells what may be missing of an app's
+// exchanges since a time. A verification whose window lost exchanges is not
+// promoted. The node implements it.
+type MirrorLossReader interface {
+	MirrorLosses(ctx context.Context, app string, since time.Time) ([]router.Missing, error)
+}
+
 // Suffixes of the workloads a verification runs beside the live release.
 const (
 	candidateSuffix = runtime.CandidateSuffix
@@ -286,6 +294,7 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 		cancelSub()
 		workers.Wait()
 	}()
+	mirrorSince := time.Now()
 	if err := m.setMirror(ctx, app, &router.MirrorPolicy{Release: rel.Version, Addrs: addrs(candSt), Percent: s.percent}); err != nil {
 		return Report{}, fmt.Errorf("mirror traffic to the candidate: %w", err)
 	}
@@ -316,6 +325,12 @@ func (m *Manager) verifyCandidate(ctx context.Context, a store.App, rel *store.R
 	verdict, decidedBy, err := m.watchVerification(ctx, s, candSpec.ID, baseRestarts, out)
 	if err != nil {
 		return Report{}, err
+	}
+	if verdict.Passed && decidedBy == "gates" {
+		if lost := m.mirrorLosses(ctx, app, mirrorSince); lost != "" {
+			verdict.Passed = false
+			verdict.Reasons = append(verdict.Reasons, lost)
+		}
 	}
 	state := "rejected"
 	if verdict.Passed {
@@ -384,6 +399,28 @@ func (m *Manager) watchVerification(ctx context.Context, s *session, candID stri
 			say(out, "-----> verifying v%d · %s of %s · %s", s.candidate.Version, el.Round(time.Second), s.window, progress(s))
 		}
 	}
+}
+
+// mirrorLosses says which router replicas may have lost mirrored exchanges of
+// the app since since, "" when none did. The gates judged the exchanges that
+// arrived; lost ones could have differed, and missing data is never a pass.
+func (m *Manager) mirrorLosses(ctx context.Context, app string, since time.Time) string {
+	lr, ok := m.mirror.(MirrorLossReader)
+	if !ok {
+		return ""
+	}
+	lost, err := lr.MirrorLosses(ctx, app, since)
+	if err != nil {
+		return "could not learn whether mirrored exchanges were lost: " + err.Error()
+	}
+	if len(lost) == 0 {
+		return ""
+	}
+	parts := make([]string, len(lost))
+	for i, l := range lost {
+		parts[i] = "router replica " + l.Replica + ": " + l.Reason
+	}
+	return "mirrored exchanges of the window may be missing, so the comparison is incomplete (" + strings.Join(parts, "; ") + ")"
 }
 
 // botsJudged reports whether every journey has said something about the

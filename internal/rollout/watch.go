@@ -21,6 +21,14 @@ type MetricsReader interface {
 	Metrics(ctx context.Context) ([]router.ReleaseMetrics, error)
 }
 
+// WindowReader is a data plane whose figures are summed over several routers
+// (router replicas reporting to the node): it tells whether they are complete
+// since a time. The grace watch judges no window whose data is incomplete:
+// missing data is never a pass. The node implements it.
+type WindowReader interface {
+	MetricsWindow(ctx context.Context, since time.Time) (router.Window, error)
+}
+
 // watcher runs an app's synthetic customers against its live release and, for
 // a grace period after a promotion, watches the new release for a regression.
 type watcher struct {
@@ -232,8 +240,16 @@ func (m *Manager) watch(ctx context.Context, w *watcher, rel store.Release, prev
 	if st, err := m.workload(ctx, id); err == nil {
 		baseRestarts = restarts(st)
 	}
-	base, haveBase := m.releaseMetrics(ctx, app, rel.Version)
-	prevBase, _ := m.releaseMetrics(ctx, app, prev0(prev))
+	// The error rate is judged over a window that starts at base. A window
+	// whose data is incomplete (a router replica's reports lost or late) is
+	// dropped, and a new one starts once the data is complete again.
+	windowStart := time.Now()
+	base, haveBase, missing := m.releaseMetrics(ctx, app, rel.Version, windowStart)
+	if missing != "" {
+		haveBase = false
+	}
+	waiting := missing // why the error rate cannot be judged now, "" when it can
+	prevBase, _, _ := m.releaseMetrics(ctx, app, prev0(prev), time.Time{})
 	end := time.Now().Add(grace)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -269,7 +285,18 @@ func (m *Manager) watch(ctx context.Context, w *watcher, rel store.Release, prev
 		if st, err := m.workload(ctx, id); err == nil && baseRestarts >= 0 && restarts(st) > baseRestarts {
 			reason, cause = fmt.Sprintf("v%d crashed after promotion: %s", rel.Version, CrashWords(st)), store.CauseCrashLoop
 		}
-		if cur, ok := m.releaseMetrics(ctx, app, rel.Version); reason == "" && ok && haveBase {
+		cur, ok, missing := m.releaseMetrics(ctx, app, rel.Version, windowStart)
+		switch {
+		case reason != "" || !ok:
+		case missing != "":
+			if waiting == "" {
+				m.log.Warn("router figures incomplete; the grace watch waits for complete ones", "app", app, "release", rel.Version, "missing", missing)
+			}
+			waiting, haveBase, windowStart = missing, false, time.Now()
+		case !haveBase:
+			waiting, base, haveBase = "", cur, true
+		default:
+			waiting = ""
 			n := cur.Requests - base.Requests
 			if n >= graceErrorMinRequests {
 				rate := float64(cur.Status5xx-base.Status5xx) / float64(n)
@@ -290,7 +317,15 @@ func (m *Manager) watch(ctx context.Context, w *watcher, rel store.Release, prev
 		}
 		if time.Now().After(end) {
 			inGrace = false
-			m.event(ctx, "release.trusted", app, rel.Version, map[string]any{"grace_seconds": grace.Seconds()})
+			if waiting != "" {
+				// Not a pass: the watch could not judge the end of the grace
+				// period, and says so instead of trusting the release.
+				m.log.Warn("grace period ended without complete router figures", "app", app, "release", rel.Version, "missing", waiting)
+				m.event(ctx, "release.unjudged", app, rel.Version, map[string]any{"grace_seconds": grace.Seconds(),
+					"reason": "the router figures were incomplete at the end of the grace period: " + waiting})
+			} else {
+				m.event(ctx, "release.trusted", app, rel.Version, map[string]any{"grace_seconds": grace.Seconds()})
+			}
 			if len(scenarios) == 0 {
 				return
 			}
@@ -382,21 +417,51 @@ func (r releaseReading) errorRate() float64 {
 	return float64(r.Status5xx) / float64(r.Requests)
 }
 
-func (m *Manager) releaseMetrics(ctx context.Context, app string, release int) (releaseReading, bool) {
-	mr, ok := m.routes.(MetricsReader)
-	if !ok || release == 0 {
-		return releaseReading{}, false
+// releaseMetrics reads a release's router counters. ok is false when the data
+// plane reports none (nothing to judge). missing, when not empty, says why
+// the figures since since are incomplete: a router replica's data is missing,
+// or the metrics could not be read.
+func (m *Manager) releaseMetrics(ctx context.Context, app string, release int, since time.Time) (r releaseReading, ok bool, missing string) {
+	if release == 0 {
+		return releaseReading{}, false, ""
 	}
-	all, err := mr.Metrics(ctx)
-	if err != nil {
-		return releaseReading{}, false
+	var all []router.ReleaseMetrics
+	if wr, isWR := m.routes.(WindowReader); isWR {
+		w, err := wr.MetricsWindow(ctx, since)
+		if err != nil {
+			return releaseReading{}, true, "reading the router metrics: " + err.Error()
+		}
+		all, missing = w.Releases, missingWords(w)
+	} else if mr, isMR := m.routes.(MetricsReader); isMR {
+		var err error
+		if all, err = mr.Metrics(ctx); err != nil {
+			return releaseReading{}, true, "reading the router metrics: " + err.Error()
+		}
+	} else {
+		return releaseReading{}, false, ""
 	}
 	for _, r := range all {
 		if r.App == app && r.Release == release {
-			return releaseReading{Requests: r.Requests, Status5xx: r.Status5xx}, true
+			return releaseReading{Requests: r.Requests, Status5xx: r.Status5xx}, true, missing
 		}
 	}
-	return releaseReading{}, true
+	return releaseReading{}, true, missing
+}
+
+// missingWords says what is missing of an incomplete window, "" for a
+// complete one.
+func missingWords(w router.Window) string {
+	if w.Complete {
+		return ""
+	}
+	if len(w.Missing) == 0 {
+		return "the router figures are incomplete"
+	}
+	parts := make([]string, len(w.Missing))
+	for i, p := range w.Missing {
+		parts[i] = "router replica " + p.Replica + ": " + p.Reason
+	}
+	return strings.Join(parts, "; ")
 }
 
 // autoRollback puts prev back live because rel regressed within its grace

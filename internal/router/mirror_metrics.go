@@ -42,7 +42,9 @@ type mirrorMetrics struct {
 	release int
 
 	mirrored, status5xx, errors, dropped, skipped atomic.Int64
-	latency                                       *latencySketch
+	// latency holds every answered copy since the router started; interval
+	// only those since a router replica last reported (see Reporter).
+	latency, interval *latencySketch
 }
 
 // observe records one answered copy.
@@ -51,7 +53,9 @@ func (m *mirrorMetrics) observe(status int, latency time.Duration) {
 	if status >= 500 {
 		m.status5xx.Add(1)
 	}
-	m.latency.add(float64(latency) / float64(time.Millisecond))
+	ms := float64(latency) / float64(time.Millisecond)
+	m.latency.add(ms)
+	m.interval.add(ms)
 }
 
 func (m *mirrorMetrics) reading() MirrorMetrics {
@@ -89,7 +93,7 @@ func (r *mirrorRegistry) get(app string, release int) *mirrorMetrics {
 	k := releaseKey{app, release}
 	m := r.candidates[k]
 	if m == nil {
-		m = &mirrorMetrics{app: app, release: release, latency: newLatencySketch()}
+		m = &mirrorMetrics{app: app, release: release, latency: newLatencySketch(), interval: newLatencySketch()}
 		r.candidates[k] = m
 	}
 	return m

@@ -26,16 +26,31 @@ import (
 // is small and stable, and client_golang would be a large dependency for it.
 func (rt *Router) WritePrometheus(w io.Writer) error {
 	all := rt.metrics.all()
+	rels := make([]releaseTotals, len(all))
+	for i, m := range all {
+		rels[i] = m.totals()
+	}
+	mall := rt.mirrorMetrics.all()
+	mirrors := make([]mirrorTotals, len(mall))
+	for i, m := range mall {
+		mirrors[i] = m.totals()
+	}
+	return writePrometheus(w, rels, mirrors)
+}
+
+// writePrometheus writes the series of WritePrometheus from totals, the
+// router's own or those summed over the router replicas (see Fleet).
+func writePrometheus(w io.Writer, all []releaseTotals, mirrors []mirrorTotals) error {
 	bw := bufio.NewWriter(w)
 
 	header(bw, "prosper_router_requests_total", "counter", "Requests answered, by app, release and status class.")
 	for _, m := range all {
 		classes := []classCount{
-			{"2xx", m.status2xx.Load()}, {"3xx", m.status3xx.Load()},
-			{"4xx", m.status4xx.Load()}, {"5xx", m.status5xx.Load()},
+			{"2xx", m.status2xx}, {"3xx", m.status3xx},
+			{"4xx", m.status4xx}, {"5xx", m.status5xx},
 		}
 		// Upgrades are rare; a series that is always 0 would only be noise.
-		if n := m.status1xx.Load(); n > 0 {
+		if n := m.status1xx; n > 0 {
 			classes = append(classes, classCount{"1xx", n})
 		}
 		for _, c := range classes {
@@ -45,12 +60,12 @@ func (rt *Router) WritePrometheus(w io.Writer) error {
 
 	header(bw, "prosper_router_proxy_errors_total", "counter", "Failures to reach a release or to read its whole response.")
 	for _, m := range all {
-		fmt.Fprintf(bw, "prosper_router_proxy_errors_total{%s} %d\n", labels(m), m.proxyErrors.Load())
+		fmt.Fprintf(bw, "prosper_router_proxy_errors_total{%s} %d\n", labels(m), m.proxyErrors)
 	}
 
 	header(bw, "prosper_router_request_duration_seconds", "summary", "Time from receiving a request to the end of its response.")
 	for _, m := range all {
-		l := m.latencyReading()
+		l := m.latency.reading()
 		for _, q := range []struct {
 			label string
 			ms    float64
@@ -63,10 +78,10 @@ func (rt *Router) WritePrometheus(w io.Writer) error {
 
 	header(bw, "prosper_router_in_flight", "gauge", "Requests being served right now.")
 	for _, m := range all {
-		fmt.Fprintf(bw, "prosper_router_in_flight{%s} %d\n", labels(m), m.inFlight.Load())
+		fmt.Fprintf(bw, "prosper_router_in_flight{%s} %d\n", labels(m), m.inFlight)
 	}
 
-	writeMirrorPrometheus(bw, rt.mirrorMetrics.all())
+	writeMirrorPrometheus(bw, mirrors)
 
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write prometheus metrics: %w", err)
@@ -83,7 +98,7 @@ func header(w io.Writer, name, kind, help string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
 }
 
-func labels(m *releaseMetrics) string {
+func labels(m releaseTotals) string {
 	return releaseLabels(m.app, m.release)
 }
 
@@ -93,7 +108,7 @@ func releaseLabels(app string, release int) string {
 
 // writeMirrorPrometheus writes the candidates' series. A router that never
 // mirrored writes nothing, so its output is what it was before mirroring existed.
-func writeMirrorPrometheus(w io.Writer, all []*mirrorMetrics) {
+func writeMirrorPrometheus(w io.Writer, all []mirrorTotals) {
 	if len(all) == 0 {
 		return
 	}
@@ -101,8 +116,8 @@ func writeMirrorPrometheus(w io.Writer, all []*mirrorMetrics) {
 	for _, m := range all {
 		lb := releaseLabels(m.app, m.release)
 		for _, c := range []classCount{
-			{"sent", m.mirrored.Load()}, {"error", m.errors.Load()},
-			{"dropped", m.dropped.Load()}, {"skipped", m.skipped.Load()},
+			{"sent", m.mirrored}, {"error", m.errors},
+			{"dropped", m.dropped}, {"skipped", m.skipped},
 		} {
 			fmt.Fprintf(w, "prosper_router_mirror_requests_total{%s,result=%q} %d\n", lb, c.class, c.n)
 		}

@@ -44,6 +44,7 @@ func (s *Server) routes(ctx context.Context) http.Handler {
 	handle("GET /api/tests/report", s.handleTestReport)
 	handle("GET /api/apps/{app}/metrics", s.handleAppMetrics)
 	handle("GET /api/apps/{app}/series", s.handleSeries)
+	handle("GET /api/routers", s.handleRouters)
 	handle("GET /metrics", s.handlePrometheus)
 
 	mux.HandleFunc("GET /git/{repo}/info/refs", s.handleGitInfoRefs)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prosperhq/prosper/internal/build"
+	"github.com/prosperhq/prosper/internal/kubebuild"
 	"github.com/prosperhq/prosper/internal/node"
 	"github.com/prosperhq/prosper/internal/rollout"
 	"github.com/prosperhq/prosper/internal/series"
@@ -65,6 +66,10 @@ type Config struct {
 	// Kube runs the apps on a Kubernetes cluster (prosper up --kubernetes);
 	// nil runs them as processes of this machine.
 	Kube *node.KubeConfig
+
+	// NATS, when set (prosper up --nats), is where the node runs a NATS
+	// server for router replicas; empty runs none.
+	NATS string
 }
 
 // Server is a running control plane.
@@ -238,12 +243,13 @@ func (s *Server) startNode(ctx context.Context) error {
 			return fmt.Errorf("the node of an earlier run (pid %d) runs the apps as %s, and this prosper up asks for %s: "+
 				"stop it first (kill %d), or run prosper up as before", info.PID, info.Runtime, want, info.PID)
 		}
-		if sameAddr(info.HTTPAddr, s.cfg.HTTPAddr) {
+		if sameAddr(info.HTTPAddr, s.cfg.HTTPAddr) && sameNATS(info.NATSAddr, s.cfg.NATS) {
 			s.log.Info("adopted running node", "pid", info.PID, "router", info.HTTPAddr)
 			s.node, s.routerURL = c, "http://"+info.HTTPAddr
 			return nil
 		}
-		s.log.Info("node serves another router address; restarting it", "have", info.HTTPAddr, "want", s.cfg.HTTPAddr)
+		s.log.Info("node serves another router or NATS address; restarting it", "have", info.HTTPAddr, "want", s.cfg.HTTPAddr,
+			"have_nats", info.NATSAddr, "want_nats", s.cfg.NATS)
 		if err := c.Shutdown(ctx); err != nil {
 			return fmt.Errorf("stop the node of an earlier run: %w", err)
 		}
@@ -278,6 +284,9 @@ func (s *Server) nodeArgs(addr string) []string {
 	case s.cfg.LogMaxAge < 0:
 		args = append(args, "--log-max-age", "0") // no limit by age
 	}
+	if s.cfg.NATS != "" {
+		args = append(args, "--nats", s.cfg.NATS)
+	}
 	if k := s.cfg.Kube; k != nil {
 		args = append(args, "--kubernetes", orText(k.Kubeconfig, "in-cluster"), "--registry", k.Registry)
 		if k.PullRegistry != "" {
@@ -290,12 +299,14 @@ func (s *Server) nodeArgs(addr string) []string {
 	return args
 }
 
-// builder builds the apps. On Kubernetes Go apps are built without cgo: their
-// image has no C library.
+// builder builds the apps. On Kubernetes Go apps are built here without cgo:
+// their image has no C library; the others are built in the cluster, on the
+// language base image their release runs on.
 func (s *Server) builder() *build.Builder {
 	b := &build.Builder{GoCache: s.goCache()}
 	if s.cfg.Kube != nil {
 		b.Env = append(os.Environ(), "CGO_ENABLED=0")
+		b.Remote = &kubebuild.Runner{Kube: *s.cfg.Kube, DataDir: s.cfg.DataDir, Logger: s.log}
 	}
 	return b
 }
@@ -318,6 +329,15 @@ func (s *Server) goCache() string {
 		return ""
 	}
 	return filepath.Join(s.cfg.DataDir, "cache", "go-build")
+}
+
+// sameNATS tells whether the node's NATS address (empty: none) satisfies the
+// wanted one.
+func sameNATS(have, want string) bool {
+	if have == "" || want == "" {
+		return have == want
+	}
+	return sameAddr(have, want)
 }
 
 // sameAddr tells whether the node's bound address satisfies the wanted one; a

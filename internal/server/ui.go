@@ -70,7 +70,7 @@ func (u uiSource) verifying(ctx context.Context) map[string]int {
 
 // timelineTypes are the events an app's timeline shows.
 var timelineTypes = []string{"deploy.started", "build.failed", "release.failed", "verify.started", "verify.verdict",
-	"release.promoted", "release.rejected", "release.rolled_back", "release.trusted", "incident.opened",
+	"release.promoted", "release.rejected", "release.rolled_back", "release.trusted", "release.unjudged", "incident.opened",
 	"incident.resolved", "config.changed", "push.received"}
 
 // timelineLen is how many of the newest events the timeline shows.

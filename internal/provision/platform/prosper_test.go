@@ -111,7 +111,7 @@ func TestProsperChart(t *testing.T) {
 			}
 			var deploy *unstructured.Unstructured
 			for _, o := range objs {
-				if o.GetKind() == "Deployment" {
+				if o.GetKind() == "Deployment" && o.GetName() == "prosper" {
 					deploy = o.Unstructured
 				}
 			}
@@ -124,7 +124,7 @@ func TestProsperChart(t *testing.T) {
 				}
 			}
 			env, _, _ := unstructured.NestedSlice(container, "env")
-			hasStore := len(env) == 1 && strings.Contains(yamlString(t, env), PostgresSecret)
+			hasStore := strings.Contains(yamlString(t, env), PostgresSecret)
 			if hasStore != tt.wantStore {
 				t.Errorf("store from %s: %v, want %v (env %v)", PostgresSecret, hasStore, tt.wantStore, env)
 			}

@@ -22,10 +22,31 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
-{{- define "prosper.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{/* The router replicas' selector: a name of their own, so that the control
+plane's selector (which cannot change) does not take them in. */}}
+{{- define "prosper.routerSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-router
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: router
 {{- end -}}
 
-{{- define "prosper.claimName" -}}
-{{- .Values.persistence.existingClaim | default (printf "%s-data" (include "prosper.fullname" .)) -}}
+{{/* The image by digest when one is given (what "prosper install
+--build-image" pushed), else by tag. */}}
+{{- define "prosper.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+{{- end -}}
+
+{{/* The data directory: a directory of the node, at the same path in the
+pod, where the apps' pods mount their DATA_DIR from too. */}}
+{{- define "prosper.dataDir" -}}
+{{- .Values.persistence.hostPath | trimSuffix "/" -}}
+{{- end -}}
+
+{{/* Whether router replicas run apart from the control plane. */}}
+{{- define "prosper.routerReplicas" -}}
+{{- if gt (int .Values.router.replicas) 0 -}}true{{- end -}}
 {{- end -}}
