@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,7 @@ func TestInstallInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := kubetest.GoBase(t, reg.Pull)
+	nodeBase := kubetest.NodeBase(t, reg.Addr) // pulled by the control plane at the registry's address, by the node renamed
 	t.Logf("node, registry and base image ready after %s", time.Since(started).Round(time.Second))
 	bin := linuxProsper(t)
 	t.Logf("static prosper built after %s", time.Since(started).Round(time.Second))
@@ -65,7 +67,7 @@ func TestInstallInCluster(t *testing.T) {
 		return string(out)
 	}
 	step := time.Now()
-	out := install("--build-image", "--base", base, "--binary", bin, "--set", "router.replicas=0")
+	out := install("--build-image", "--base", base, "--binary", bin, "--set", "router.replicas=0", "--set", "imageBases.node="+nodeBase)
 	if !strings.Contains(out, "pushed "+reg.Addr+"/prosper@sha256:") || !strings.Contains(out, "prosper is up") {
 		t.Fatalf("install does not tell of the image and the control plane:\n%s", out)
 	}
@@ -82,6 +84,7 @@ func TestInstallInCluster(t *testing.T) {
 	p := &platform{t: t, home: t.TempDir(), dataDir: dataDir,
 		API: "http://" + serviceAddr(ctx, t, cs, "prosper", 7070), Router: "http://" + serviceAddr(ctx, t, cs, "prosper-router", 80)}
 	p.Token = waitToken(t, dataDir)
+	waitAPI(t, p.API)
 	p.createApp("notes")
 
 	step = time.Now()
@@ -111,6 +114,19 @@ func TestInstallInCluster(t *testing.T) {
 		t.Errorf("after the promotion the router answers from %q; want v2", rel)
 	}
 	t.Logf("v2 through mirror production, promoted, in %s", time.Since(step).Round(time.Second))
+
+	// An app that is not Go: the control plane in the cluster builds it with a
+	// Job (the chart's service account may) on the Node.js base, and runs it.
+	step = time.Now()
+	p.createApp("hello")
+	out = exampleRepo(t, "node-hello", kubeVerify).pushCommitted(t, p.remote("hello"))
+	for _, want := range []string{"building in the cluster on", "$ npm run build", "built dist/hello.json", "v1 is live"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("push of node-hello does not say %q:\n%s", want, out)
+		}
+	}
+	p.waitBody("hello", "/", `"message":"hello from node"`, 30*time.Second)
+	t.Logf("node-hello built by a Job and live in %s", time.Since(step).Round(time.Second))
 
 	// Router replicas need `prosper router`, which the same binary has or
 	// not yet.
@@ -170,6 +186,7 @@ func TestInstallInCluster(t *testing.T) {
 	if ok, failures := l.finish(); len(failures) > 0 || ok < 20 {
 		t.Errorf("%d of %d requests failed while the control plane was replaced: %v", len(failures), ok+len(failures), failures[:min(5, len(failures))])
 	}
+	waitAPI(t, p.API)
 	r.write("handlers.go", readFile(t, filepath.Join(r.dir, "handlers.go"))+"\n// v3\n")
 	r.commit("v3")
 	if out, err := r.push(p.remote("notes"), "main"); err != nil || !strings.Contains(out, "v3 is live") {
@@ -289,5 +306,27 @@ func dumpPods(t *testing.T, cs kubernetes.Interface, ns string) {
 		b, _ := io.ReadAll(rc)
 		rc.Close()
 		t.Logf("logs of %s:\n%s", pod.Name, b)
+	}
+}
+
+// waitAPI waits for the API behind its Service to answer: the pod being
+// available is not enough, kube-proxy sends the Service to it a moment later,
+// as it would for any user.
+func waitAPI(t *testing.T, api string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get(api + "/api/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API Service does not answer: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

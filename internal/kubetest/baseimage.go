@@ -233,9 +233,12 @@ func sharedLibraries(p string) ([]string, error) {
 	var libs []string
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
-		for _, field := range strings.Fields(sc.Text()) {
-			if strings.HasPrefix(field, "/") {
-				libs = append(libs, field)
+		// "libc.so.6 => /lib/.../libc.so.6 (0x...)", or the loader's own
+		// "/lib64/ld-linux-x86-64.so.2 (0x...)".
+		fields := strings.Fields(sc.Text())
+		for i, f := range fields {
+			if strings.HasPrefix(f, "/") && (i == 0 || fields[i-1] == "=>") {
+				libs = append(libs, f)
 			}
 		}
 	}

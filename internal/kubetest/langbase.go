@@ -2,8 +2,6 @@ package kubetest
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"debug/elf"
@@ -11,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -227,22 +224,13 @@ func isELF(path string) bool {
 	return true
 }
 
-// ldd lists the libraries a program or library loads, with the loader.
+// ldd lists the libraries a program or library loads, with the loader; none
+// for a static program or a file ldd cannot read.
 func ldd(t testing.TB, path string) []string {
 	t.Helper()
-	out, err := exec.Command("ldd", path).Output()
+	libs, err := sharedLibraries(path)
 	if err != nil {
-		return nil // statically linked, or not a program ldd can read
-	}
-	var libs []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		for i, f := range fields {
-			if strings.HasPrefix(f, "/") && (i == 0 || fields[i-1] == "=>") {
-				libs = append(libs, f)
-			}
-		}
+		return nil
 	}
 	return libs
 }
