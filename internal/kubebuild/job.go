@@ -141,8 +141,12 @@ func release(dir string) string {
 
 // script runs each step as the machine's build does, /bin/sh -c in the tree,
 // echoing it first; the first step that fails ends the script with its code.
+// Its stderr goes to its stdout: the container runtime reads the two through
+// separate pipes and may log them out of order, which would put an error line
+// before the step that printed it, or out of the failed step's last lines.
 func script(steps []string) string {
 	var b strings.Builder
+	b.WriteString("exec 2>&1\n")
 	for _, step := range steps {
 		for _, line := range strings.Split(step, "\n") {
 			fmt.Fprintf(&b, "printf '%%s\\n' %s\n", shellQuote("$ "+line))

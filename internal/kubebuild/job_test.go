@@ -40,6 +40,15 @@ func TestScriptAndLog(t *testing.T) {
 			if log.String() != string(out) {
 				t.Errorf("the log passed on differs from the output:\n%s\nwant\n%s", log.String(), out)
 			}
+			// In a container stdout and stderr are two pipes, logged in
+			// whatever order they are read: the script sends all to stdout.
+			var stdout, stderr bytes.Buffer
+			split := exec.Command("/bin/sh", "-c", script(tt.steps))
+			split.Dir, split.Stdout, split.Stderr = cmd.Dir, &stdout, &stderr
+			_ = split.Run()
+			if stderr.Len() > 0 || stdout.String() != string(out) {
+				t.Errorf("with stdout and stderr apart, stdout is %q and stderr %q; want all of it, in order, on stdout", stdout.String(), stderr.String())
+			}
 			if first, _, _ := strings.Cut(tt.steps[0], "\n"); !strings.HasPrefix(string(out), "$ "+first+"\n") {
 				t.Errorf("the output does not start with the first step's echo:\n%s", out)
 			}
