@@ -34,7 +34,9 @@ spec:
   controlPlane: {count: 1, serverType: cx22}
   pools: [{name: workers, count: 1, serverType: cx22}]
   firewall: [{port: "22", sources: [198.18.0.0/15]}, {port: "6443", sources: [198.18.0.0/15]}]
-  platform: {postgres: {enabled: false}}
+  # A published image: building prosper's own needs the platform's
+  # registry, which fake k3s does not run (see internal/provision).
+  platform: {postgres: {enabled: false}, prosperImage: "registry.example/prosper:v1"}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prosperhq/prosper/internal/image"
 	"github.com/prosperhq/prosper/internal/provision"
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
 	"github.com/prosperhq/prosper/internal/provision/hetzner"
@@ -29,6 +30,20 @@ type clusterFlags struct {
 	k3sImages  string
 	k3sRelease string
 	sshWait    time.Duration
+	// image is prosper's image for the cluster, for the operations that
+	// apply the platform (see bindImage); nil for the others.
+	image *provision.ProsperImage
+}
+
+// bindImage adds the flags of the "prosper image" phase, for the operations
+// that apply the platform: the chart's default image is not published, so
+// prosper builds its own from this binary and pushes it to the platform's
+// registry.
+func (f *clusterFlags) bindImage(cmd *cobra.Command) {
+	f.image = &provision.ProsperImage{}
+	cmd.Flags().StringVar(&f.image.Binary, "prosper-binary", "", "the Linux prosper binary, of the nodes' architecture, that prosper's image for the cluster is built from (default: this one)")
+	cmd.Flags().StringVar(&f.image.Base, "prosper-base", image.DefaultProsperBase, "the base of prosper's image (git, /bin/sh and Go), pulled from this machine")
+	cmd.Flags().DurationVar(&f.image.RegistryTimeout, "registry-wait", 10*time.Minute, "how long to wait for the platform's registry before pushing prosper's image")
 }
 
 func (f *clusterFlags) bind(cmd *cobra.Command, mutating bool) {
@@ -82,10 +97,11 @@ func (f *clusterFlags) engine(e *env) (*provision.Engine, error) {
 	}
 	return &provision.Engine{
 		Cluster: c, Provider: p, State: st, Out: e.stdout, DryRun: f.dryRun, Kubeconfig: kc,
-		K3s:         provision.K3sSource{Binary: f.k3sBinary, Images: f.k3sImages, Releases: f.k3sRelease},
-		SSHWait:     sshWait(f.sshWait),
-		Platform:    platformManifests,
-		ClusterFile: data,
+		K3s:          provision.K3sSource{Binary: f.k3sBinary, Images: f.k3sImages, Releases: f.k3sRelease},
+		SSHWait:      sshWait(f.sshWait),
+		Platform:     platformManifests,
+		ClusterFile:  data,
+		ProsperImage: f.image,
 	}, nil
 }
 
@@ -140,11 +156,19 @@ func newClusterCreateCmd(e *env) *cobra.Command {
 		Short: "Create the cluster, or complete it after a failed run: machines, k3s, kubeconfig, platform",
 		Long: `Runs the phases in order, each idempotent: keys, machines (the provider's
 key, network, firewall, placement group and servers), wait for SSH, wait for
-cloud-init, k3s binary, control plane, workers, kubeconfig, platform, verify.
-Running it again after any failure converges with no duplicates.`,
+cloud-init, k3s binary, control plane, workers, kubeconfig, platform, prosper
+image, verify. Running it again after any failure converges with no duplicates.
+
+With the platform's registry, prosper runs on the cluster from its own image:
+the phase "prosper image" builds it from this binary (or --prosper-binary, a
+Linux binary of the nodes' architecture) on --prosper-base, pushes it to the
+registry through SSH to the first control-plane node, and points prosper's
+chart at it by digest. The cluster file's platform.prosperImage names a
+published image to run instead.`,
 		Example: `  export HCLOUD_TOKEN=...
   prosper cluster create -f acme-prod.yaml --dry-run
-  prosper cluster create -f acme-prod.yaml`,
+  prosper cluster create -f acme-prod.yaml
+  prosper cluster create -f acme-arm.yaml --prosper-binary ./prosper-linux-arm64`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eng, err := f.engine(e)
@@ -164,6 +188,7 @@ Running it again after any failure converges with no duplicates.`,
 		},
 	}
 	f.bind(cmd, true)
+	f.bindImage(cmd)
 	return cmd
 }
 
@@ -185,6 +210,7 @@ func newClusterScaleCmd(e *env) *cobra.Command {
 		},
 	}
 	f.bind(cmd, true)
+	f.bindImage(cmd)
 	return cmd
 }
 

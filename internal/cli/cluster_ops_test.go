@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,7 +44,11 @@ spec:
       identityFile: %s
       hosts: [{address: %s, pool: control-plane}, {address: %s, pool: workers}]
   pools: [{name: workers, count: 1}]
-  platform: {postgres: {backup: {s3: {endpoint: "https://s3.example", bucket: pg}}}}
+  platform:
+    postgres: {backup: {s3: {endpoint: "https://s3.example", bucket: pg}}}
+    # A published image: the build and push of prosper's own, which needs
+    # the registry fake k3s does not run, is tested in internal/provision.
+    prosperImage: registry.example/prosper@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 `, identity, cp.IP(), worker.IP()), 0o600)
 	state, kubeconfig := filepath.Join(dir, "clusters"), filepath.Join(dir, "kubeconfig")
 	common := []string{"-f", file, "--state-dir", state, "--kubeconfig", kubeconfig}
@@ -61,6 +66,15 @@ spec:
 	out := ok(t, append([]string{"cluster", "create", "--dry-run", "--k3s-binary", binary}, common...)...)
 	if !strings.Contains(out, "would") || strings.Contains(out, "is ready") {
 		t.Fatalf("dry run:\n%s", out)
+	}
+	// Without a published image, the plan builds prosper's from the flags'.
+	data, _ := os.ReadFile(file)
+	building := filepath.Join(dir, "building.yaml")
+	os.WriteFile(building, regexp.MustCompile(`(?m)^    prosperImage: .*\n`).ReplaceAll(data, nil), 0o600)
+	out = ok(t, "cluster", "create", "--dry-run", "--k3s-binary", binary, "-f", building, "--state-dir", state, "--kubeconfig", kubeconfig,
+		"--prosper-binary", "/opt/prosper-linux", "--prosper-base", "registry.example/base:1")
+	if !strings.Contains(out, "would build prosper's image from /opt/prosper-linux on registry.example/base:1") {
+		t.Errorf("dry run without prosperImage does not plan the image from the flags:\n%s", out)
 	}
 	out = ok(t, append([]string{"cluster", "create", "--k3s-binary", binary}, common...)...)
 	for _, want := range []string{"==> [1/", "lab-cp-1", "lab-workers-1", "Ready", "kubectl --context lab get nodes"} {
@@ -82,6 +96,11 @@ spec:
 	}
 	if fi, _ := os.Stat(secretFile); fi.Mode().Perm() != 0o600 || !strings.Contains(string(secret), "prosper-postgres-backup-s3") {
 		t.Errorf("backup secret manifest: mode %v\n%s", fi.Mode(), secret)
+	}
+
+	chart, err := os.ReadFile(cp.Root() + "/var/lib/rancher/k3s/server/manifests/prosper-16-prosper.yaml")
+	if err != nil || !strings.Contains(string(chart), "repository: registry.example/prosper") || !strings.Contains(string(chart), "digest: sha256:0123456789abcdef") {
+		t.Errorf("prosper's HelmChart does not run the file's prosperImage: %v\n%s", err, chart)
 	}
 
 	var rows []struct {

@@ -67,8 +67,9 @@ func ProsperEnv(dataDir string) map[string]string {
 func BinaryArch(path string) (string, error) {
 	f, err := elf.Open(path)
 	if err != nil {
+		// A file shorter than an ELF header ends in EOF before any format error.
 		var fe *elf.FormatError
-		if errors.As(err, &fe) {
+		if errors.As(err, &fe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return "", fmt.Errorf("%s: %w (it is not an ELF file)", path, ErrWrongBinary)
 		}
 		return "", fmt.Errorf("read %s: %w", path, err)

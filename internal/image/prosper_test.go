@@ -124,12 +124,17 @@ func TestProsperImageRefusesWrongBinary(t *testing.T) {
 	if err := os.WriteFile(notELF, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	tiny := filepath.Join(t.TempDir(), "prosper")
+	if err := os.WriteFile(tiny, []byte("hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		binary string
 		base   string
 		want   []string
 	}{
+		{"shorter than an ELF header", tiny, "amd64", []string{"not an ELF file", "GOARCH=amd64"}},
 		{"arm64 binary on amd64 base", linuxBinary(t, "arm64"), "amd64", []string{"is for arm64, the base image for amd64", "GOARCH=amd64"}},
 		{"not a program", notELF, "arm64", []string{"not an ELF file", "GOOS=linux GOARCH=arm64 CGO_ENABLED=0"}},
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
+	"github.com/prosperhq/prosper/internal/provision/platform"
 	"github.com/prosperhq/prosper/internal/provision/sshx"
 )
 
@@ -49,6 +51,13 @@ type Engine struct {
 	Platform func(c clusterfile.Cluster) ([]Manifest, error)
 	// ClusterFile is the file's content, kept in the state for list.
 	ClusterFile []byte
+	// ProsperImage, when set and the platform runs prosper's chart from no
+	// published image (the file's platform.prosperImage), adds the phase
+	// "prosper image" after the platform's: it builds the image the chart
+	// runs and pushes it to the platform's registry, and prosper's HelmChart
+	// is applied there, with that image, instead of in the platform phase.
+	// Nil leaves the chart on its default image.
+	ProsperImage *ProsperImage
 
 	mu       sync.Mutex
 	clients  map[string]*sshx.Client
@@ -200,14 +209,30 @@ func (e *Engine) converge(ctx context.Context, scale bool) error {
 	}
 	if len(platformManifests) > 0 {
 		ms := platformManifests
-		{
-			phases = append(phases, Phase{Name: "platform", Plan: func(context.Context) ([]string, error) {
-				var lines []string
-				for _, m := range ms {
-					lines = append(lines, "apply "+m.Name+" through k3s's helm-controller on "+firstCP.Name)
-				}
-				return lines, nil
-			}, Run: func(ctx context.Context, p *Progress) error { return e.applyPlatform(ctx, p, firstCP, ms) }})
+		// prosper's chart waits for its image, which needs the registry the
+		// platform phase starts: the image phase applies it, and the
+		// platform phase leaves its file alone.
+		var deferred []string
+		var imagePhase *Phase
+		if e.ProsperImage != nil && platform.HasProsper(c) && c.Spec.Platform.ProsperImage == "" {
+			pm, err := platform.ProsperManifest(c, platform.ProsperImage{})
+			if err != nil {
+				return fmt.Errorf("platform stack: %w", err)
+			}
+			ms = slices.DeleteFunc(slices.Clone(ms), func(m Manifest) bool { return m.Name == pm.Name })
+			deferred = append(deferred, "prosper-"+strings.TrimPrefix(pm.Name, "prosper-"))
+			ph := e.prosperImagePhase(firstCP, pm.Name)
+			imagePhase = &ph
+		}
+		phases = append(phases, Phase{Name: "platform", Plan: func(context.Context) ([]string, error) {
+			var lines []string
+			for _, m := range ms {
+				lines = append(lines, "apply "+m.Name+" through k3s's helm-controller on "+firstCP.Name)
+			}
+			return lines, nil
+		}, Run: func(ctx context.Context, p *Progress) error { return e.applyPlatform(ctx, p, firstCP, ms, deferred...) }})
+		if imagePhase != nil {
+			phases = append(phases, *imagePhase)
 		}
 	}
 	phases = append(phases, Phase{Name: "verify", Plan: nodesPlan(ch.Nodes, "wait until Ready in Kubernetes"),

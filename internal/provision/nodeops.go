@@ -354,13 +354,14 @@ func (e *Engine) remove(ctx context.Context, p *Progress, ms []Machine) error {
 
 // applyPlatform puts the platform's manifests in k3s's auto-deploy directory
 // on the first server, where k3s applies them and its helm-controller installs
-// the charts; files of components since switched off are removed.
-func (e *Engine) applyPlatform(ctx context.Context, p *Progress, first clusterfile.Node, ms []Manifest) error {
+// the charts; files of components since switched off are removed, but for
+// those in keep, which another phase applies.
+func (e *Engine) applyPlatform(ctx context.Context, p *Progress, first clusterfile.Node, ms []Manifest, keep ...string) error {
 	c, err := e.client(ctx, first.Name)
 	if err != nil {
 		return err
 	}
-	var keep []string
+	keep = slices.Clone(keep)
 	for _, m := range ms {
 		// k3s's own files live in the same directory: ours carry a prefix.
 		name := "prosper-" + strings.TrimPrefix(m.Name, "prosper-")

@@ -154,6 +154,11 @@ type Platform struct {
 	Registry bool     `yaml:"registry"`
 	Metrics  bool     `yaml:"metrics"`
 	Logs     bool     `yaml:"logs"`
+	// ProsperImage is a published image of prosper (REPO:TAG or
+	// REPO@sha256:...) that its chart runs. Empty, prosper builds its own
+	// image from the binary that creates the cluster and pushes it to the
+	// platform's registry.
+	ProsperImage string `yaml:"prosperImage"`
 }
 
 // Postgres configures the platform's PostgreSQL.

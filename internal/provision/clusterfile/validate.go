@@ -410,7 +410,20 @@ func (d *decoder) checkSSHKeys(c *Cluster) error {
 	return nil
 }
 
+// imageRef is an image reference pinned by tag or digest:
+// HOST[:PORT]/PATH:TAG or HOST[:PORT]/PATH@sha256:DIGEST.
+var imageRef = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$`)
+
 func (d *decoder) checkPlatform(c *Cluster) error {
+	if ref := c.Spec.Platform.ProsperImage; ref != "" {
+		const path = "spec.platform.prosperImage"
+		if !c.Spec.Platform.Registry {
+			return d.atKey(path, "%s: prosper runs on the cluster only with the platform's registry, for its release images; enable registry or remove prosperImage", path)
+		}
+		if !imageRef.MatchString(ref) {
+			return d.at(path, "%s: %q is not an image pinned by tag or digest, such as ghcr.io/acme/prosper:v1.2.0 or ghcr.io/acme/prosper@sha256:...", path, ref)
+		}
+	}
 	b := c.Spec.Platform.Postgres.Backup
 	if b == nil {
 		return nil

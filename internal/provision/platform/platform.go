@@ -52,22 +52,36 @@ func Manifests(c clusterfile.Cluster) ([]Manifest, error) {
 		}
 		out = append(out, Manifest{Name: fmt.Sprintf("%02d-%s.yaml", 2+i, ch.Name), Data: data})
 	}
-	p := placementFor(c)
 	for i, ch := range charts {
 		if !ch.enabled(c) {
 			continue
 		}
-		chp := placement{nodes: p.nodes}
-		if ch.Heavy {
-			chp = p
-		}
-		data, err := helmChart(c, ch, ch.values(c, chp))
+		m, err := chartManifest(c, i, ch, nil)
 		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", ch.Name, err)
+			return nil, err
 		}
-		out = append(out, Manifest{Name: fmt.Sprintf("%02d-%s.yaml", 10+i, ch.Name), Data: data})
+		out = append(out, m)
 	}
 	return out, nil
+}
+
+// chartManifest renders the HelmChart of charts[i]; extra, when set, adds to
+// the values the row renders.
+func chartManifest(c clusterfile.Cluster, i int, ch Chart, extra func(map[string]any)) (Manifest, error) {
+	p := placementFor(c)
+	chp := placement{nodes: p.nodes}
+	if ch.Heavy {
+		chp = p
+	}
+	values := ch.values(c, chp)
+	if extra != nil {
+		extra(values)
+	}
+	data, err := helmChart(c, ch, values)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("render %s: %w", ch.Name, err)
+	}
+	return Manifest{Name: fmt.Sprintf("%02d-%s.yaml", 10+i, ch.Name), Data: data}, nil
 }
 
 type objectMeta struct {

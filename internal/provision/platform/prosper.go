@@ -1,7 +1,9 @@
 package platform
 
 import (
+	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/prosperhq/prosper/deploy/helm"
 	"github.com/prosperhq/prosper/internal/provision/clusterfile"
@@ -58,5 +60,69 @@ func prosperValues(c clusterfile.Cluster, p placement) map[string]any {
 	if c.Spec.Platform.Postgres.Enabled {
 		v["store"] = map[string]any{"existingSecret": PostgresSecret, "key": "uri"}
 	}
+	if ref := c.Spec.Platform.ProsperImage; ref != "" {
+		v["image"] = parseProsperImage(ref).values()
+	}
 	return p.set(v)
 }
+
+// parseProsperImage splits a reference pinned by tag or digest (the cluster
+// file's check ensures it is one) into the chart's values.
+func parseProsperImage(ref string) ProsperImage {
+	if repo, digest, ok := strings.Cut(ref, "@"); ok {
+		return ProsperImage{Repository: repo, Digest: digest}
+	}
+	i := strings.LastIndex(ref, ":")
+	if i < strings.LastIndex(ref, "/") {
+		// A registry's port, no tag.
+		return ProsperImage{Repository: ref}
+	}
+	return ProsperImage{Repository: ref[:i], Tag: ref[i+1:]}
+}
+
+// values are the chart's image values.
+func (img ProsperImage) values() map[string]any {
+	im := map[string]any{"repository": img.Repository}
+	if img.Tag != "" {
+		im["tag"] = img.Tag
+	}
+	if img.Digest != "" {
+		im["digest"] = img.Digest
+	}
+	return im
+}
+
+// ProsperImage is the image prosper's chart runs instead of the chart's
+// default (which nobody publishes): Repository, pulled by Digest
+// ("sha256:...") when set, else by Tag. The cluster file's
+// platform.prosperImage gives a published one; without it, the cluster's
+// creator builds one (see ProsperManifest).
+type ProsperImage struct {
+	Repository string
+	Tag        string
+	Digest     string
+}
+
+// ErrNoProsperChart is returned by ProsperManifest for a cluster whose
+// platform has no prosper chart (it comes with the registry).
+var ErrNoProsperChart = errors.New("the cluster's platform has no prosper chart: it needs platform.registry")
+
+// ProsperManifest renders prosper's HelmChart as Manifests does (same file
+// name, same values), with the chart running img, for an image built and
+// pushed to the platform's registry after Manifests were applied. Its Name
+// tells which of Manifests' files it replaces.
+func ProsperManifest(c clusterfile.Cluster, img ProsperImage) (Manifest, error) {
+	for i, ch := range charts {
+		if ch.Name != prosperChart.Name {
+			continue
+		}
+		if !ch.enabled(c) {
+			return Manifest{}, ErrNoProsperChart
+		}
+		return chartManifest(c, i, ch, func(v map[string]any) { v["image"] = img.values() })
+	}
+	return Manifest{}, ErrNoProsperChart
+}
+
+// HasProsper says whether the cluster's platform runs prosper's chart.
+func HasProsper(c clusterfile.Cluster) bool { return prosperChart.enabled(c) }
