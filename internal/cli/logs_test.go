@@ -125,7 +125,20 @@ func TestLogs(t *testing.T) {
 		t.Errorf("logs -f printed an empty line for the error:\n%s", stdout.String())
 	}
 
-	// With the node down from the start, the error says what to do.
+	// With the node down from the start, the error says what to do. The
+	// stream above ends before the node stops serving its socket, so wait
+	// until it is down.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ictx, icancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := node.NewClient(p.dataDir).Info(ictx)
+		icancel()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node still answers 15s after its shutdown")
+		}
+	}
 	fails(t, []string{"the prosper node is not running", "prosper up"}, "logs", "shop")
 	_ = os.Remove(filepath.Join(p.dataDir, "node.sock"))
 }
