@@ -123,10 +123,16 @@ func TestCrashWatch(t *testing.T) {
 
 	// Every step is in the event log, at the incident's times, with the
 	// releases that caused and resolved it.
-	evs, err := h.store.Events(h.ctx, store.EventQuery{App: "shop", Types: []string{"incident.opened", "incident.resolved"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// An incident's event is recorded just after the incident itself.
+	var evs []store.Event
+	eventually(t, "the incidents' four events", 10*time.Second, func() bool {
+		var err error
+		evs, err = h.store.Events(h.ctx, store.EventQuery{App: "shop", Types: []string{"incident.opened", "incident.resolved"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs) >= 4
+	})
 	var got []string
 	for _, e := range evs {
 		var d struct {

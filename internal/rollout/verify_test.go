@@ -230,12 +230,16 @@ func TestVerifyRollsBackCrashAfterPromotion(t *testing.T) {
 	if inc.Cause != store.CauseCrashLoop || inc.Release != 2 || inc.ResolvedBy != 1 {
 		t.Errorf("incident %+v; want cause crash_loop, caused by v2, resolved by v1", inc)
 	}
-	evs := h.events("fragile", 0)
-	for _, want := range []string{"release.promoted", "release.rolled_back", "incident.opened", "incident.resolved"} {
-		if !slices.Contains(evs, want) {
-			t.Errorf("events %v; want %s", evs, want)
+	// The incident's event is recorded just after the incident itself.
+	eventually(t, "the events of the promotion, the rollback and the incident", 10*time.Second, func() bool {
+		evs := h.events("fragile", 0)
+		for _, want := range []string{"release.promoted", "release.rolled_back", "incident.opened", "incident.resolved"} {
+			if !slices.Contains(evs, want) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 }
 
 // A person can watch a verification, pause it, promote it at once, or abort
