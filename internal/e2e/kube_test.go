@@ -25,33 +25,9 @@ import (
 // the verdicts tested here are the bots' and the answers').
 const kubeVerify = "verify: {window: 3s, min_requests: 5, grace: 5s, gates: {p50: +1s, p95: +1s, p99: +1s}}\n"
 
-// notesRepo is a repository holding the go-notes example.
-func notesRepo(t *testing.T) *repo {
-	t.Helper()
-	r := newRepo(t)
-	src := filepath.Join("..", "..", "examples", "go-notes")
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		r.write(rel, string(b))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile(filepath.Join(src, "prosper.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.write("prosper.yaml", string(cfg)+kubeVerify)
-	return r
-}
+// notesRepo is a repository holding the go-notes example, verified as
+// kubeVerify says.
+func notesRepo(t *testing.T) *repo { return exampleRepo(t, "go-notes", kubeVerify) }
 
 // prosper up --kubernetes on a real node: the example app is pushed, built
 // into an image, run as a Deployment, verified in mirror production on the
